@@ -1,0 +1,34 @@
+"""Per-request audit context: request id, client address and user agent, reset after every request."""
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from audit.context import ActorContext, actor_context
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        supplied = request.headers.get("X-Request-ID", "")
+        request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        actor = ActorContext(
+            user_id=user.pk if signed_in else None,  # type: ignore[union-attr]
+            user_label=str(user) if signed_in else "",
+            # REMOTE_ADDR is what the server saw; a proxy deployment sets it from a trusted header upstream.
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.headers.get("User-Agent", "")[:512],
+            request_id=request_id,
+        )
+        with actor_context(actor):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

@@ -1,0 +1,103 @@
+"""Recording audit events. Every state-changing service calls audit_record inside its own transaction."""
+
+import logging
+import re
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model
+
+from audit.context import current_actor
+from audit.models import AuditEvent, AuditSequence, Outcome
+from tenancy.context import current_organization_id, organization_context
+
+logger = logging.getLogger(__name__)
+
+_SECRET_KEY = re.compile(r"(secret|password|token|key_hash|api_key|credential)", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def redact(value: Any) -> Any:
+    """Copy a changes/metadata structure with every secret-looking key's value replaced."""
+    if isinstance(value, dict):
+        return {k: (REDACTED if _SECRET_KEY.search(str(k)) else redact(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def _next_sequence(organization_id: int) -> int:
+    table = AuditSequence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (organization_id, last_value) VALUES (%s, 1) "  # noqa: S608 - table name is ours
+            f"ON CONFLICT (organization_id) DO UPDATE SET last_value = {table}.last_value + 1 "
+            "RETURNING last_value",
+            [organization_id],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def audit_record(
+    *,
+    action: str,
+    target: Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    outcome: str = Outcome.SUCCESS,
+    changes: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event for the organization in context, in the caller's transaction.
+
+    `action` is `category.verb` (for example `project.update`); the category is what retention and filters use.
+    """
+    category, _, verb = action.partition(".")
+    if not category or not verb:
+        raise ValueError(f"audit action must be 'category.verb', got {action!r}")
+    organization_id = current_organization_id()
+    if target is not None:
+        target_type = target_type or target._meta.label_lower
+        target_id = target_id or str(getattr(target, "uuid", None) or target.pk)
+    actor = current_actor()
+    with transaction.atomic():
+        event = AuditEvent(
+            organization_id=organization_id,
+            sequence=_next_sequence(organization_id),
+            action=action,
+            category=category,
+            outcome=outcome,
+            actor_user_id=actor.user_id,
+            actor_label=actor.user_label,
+            actor_token_prefix=actor.token_prefix,
+            ip=actor.ip,
+            user_agent=actor.user_agent,
+            request_id=actor.request_id,
+            target_type=target_type,
+            target_id=target_id,
+            changes=redact(changes or {}),
+            metadata=redact(metadata or {}),
+        )
+        event.save(force_insert=True)
+    return event
+
+
+def audit_record_denied(
+    *,
+    organization_id: int,
+    action: str,
+    target_type: str = "",
+    target_id: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Record a refused attempt in its own transaction, so that the refusal's rollback does not erase it."""
+    try:
+        with organization_context(organization_id):
+            audit_record(
+                action=action, target_type=target_type, target_id=target_id, outcome=Outcome.DENIED, metadata=metadata
+            )
+    except Exception:
+        # A failure to record a denial must not turn a 403/404 into a 500; the log still carries it.
+        logger.exception("audit.denied_not_recorded", extra={"action": action, "organization_id": organization_id})

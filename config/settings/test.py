@@ -1,0 +1,32 @@
+"""The test suite: real PostgreSQL and Redis on loopback (DATABASE_URL, REDIS_URL)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+SECRET_KEY = "test-only-key-that-is-never-used-outside-the-suite-0123456789abcdef"  # noqa: S105
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+# Fast hashing: the suite creates many users; production keeps Django's default.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# A separate Redis database keeps the suite's keys away from a developer's running platform.
+_TEST_REDIS_URL = env("TEST_REDIS_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/14")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _TEST_REDIS_URL,
+        "KEY_PREFIX": "annotate-test",
+    }
+}
+CELERY_BROKER_URL = _TEST_REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+LOGGING["root"]["level"] = env("LOG_LEVEL", default="WARNING")  # noqa: F405
+STATIC_ROOT = None  # served from the app folders through finders; nothing is collected

@@ -1,0 +1,23 @@
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers and compose health checks; touches nothing tenant-owned."""
+    return JsonResponse({"status": "ok"})
+
+
+api_v1 = [
+    path("", include("tenancy.urls")),
+    path("", include("projects.urls")),
+    path("", include("audit.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include((api_v1, "api"))),
+    path("", include("tenancy.ui_urls")),
+]

@@ -1,0 +1,106 @@
+"""Project and task endpoints."""
+
+from typing import Any, ClassVar
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.mixins import ListModelMixin
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from projects import selectors, services
+from projects import serializers as s
+from projects.filters import TaskFilter
+from projects.models import Project
+from tenancy.api.base import OrganizationAPIView
+from tenancy.models import Role
+
+
+class ProjectAccessMixin(OrganizationAPIView):
+    def project_serializer_class(self) -> type[Any]:
+        return s.ProjectSerializer if self.role.at_least(Role.MANAGER) else s.ProjectBriefSerializer
+
+    def get_project(self, project_id: str) -> Project:
+        return self.get_by_uuid(selectors.project_list(), project_id)
+
+
+class ProjectListView(ListModelMixin, ProjectAccessMixin):
+    serializer_class = s.ProjectSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"POST": Role.MANAGER}
+
+    def get_queryset(self) -> Any:
+        return selectors.project_list()
+
+    def get_serializer_class(self) -> type[Any]:
+        return self.project_serializer_class()
+
+    def get(self, request: Request) -> Response:
+        return self.list(request)
+
+    @extend_schema(request=s.ProjectSerializer, responses={201: s.ProjectSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = s.ProjectSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = services.project_create(actor=self.membership, **serializer.validated_data)
+        return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailView(ProjectAccessMixin):
+    serializer_class = s.ProjectSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"PATCH": Role.MANAGER, "DELETE": Role.ADMIN}
+
+    def get(self, request: Request, project_id: str) -> Response:
+        return Response(self.project_serializer_class()(self.get_project(project_id)).data)
+
+    @extend_schema(request=s.ProjectSerializer, responses=s.ProjectSerializer)
+    def patch(self, request: Request, project_id: str) -> Response:
+        project = self.get_project(project_id)
+        serializer = s.ProjectSerializer(project, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        project = services.project_update(actor=self.membership, project=project, **serializer.validated_data)
+        return Response(s.ProjectSerializer(project).data)
+
+    def delete(self, request: Request, project_id: str) -> Response:
+        services.project_delete(actor=self.membership, project=self.get_project(project_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TaskListView(ListModelMixin, ProjectAccessMixin):
+    """The tasks of a project (cursor-paginated, filterable), and adding up to 10,000 of them at once."""
+
+    serializer_class = s.TaskSerializer
+    filterset_class = TaskFilter
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER, "POST": Role.MANAGER}
+
+    def get_queryset(self) -> Any:
+        return selectors.task_list(project=self.get_project(self.kwargs["project_id"]))
+
+    def get(self, request: Request, project_id: str) -> Response:
+        return self.list(request)
+
+    @extend_schema(
+        request=s.TaskInputSerializer(many=True),
+        responses={201: s.TaskBulkResultSerializer, 200: s.TaskBulkResultSerializer},
+    )
+    def post(self, request: Request, project_id: str) -> Response:
+        project = self.get_project(project_id)
+        if not isinstance(request.data, list):
+            raise ValidationError({"body": ["Send a JSON array of tasks."]})
+        result = services.task_bulk_create(actor=self.membership, project=project, items=request.data)
+        body = {
+            "created": len(result.created),
+            "existing": len(result.existing),
+            "tasks": [{"id": str(t.uuid), "external_id": t.external_id} for t in result.created],
+            "existing_external_ids": result.existing,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class TaskDetailView(ProjectAccessMixin):
+    serializer_class = s.TaskSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER}
+
+    def get(self, request: Request, project_id: str, task_id: str) -> Response:
+        project = self.get_project(project_id)
+        return Response(s.TaskSerializer(self.get_by_uuid(selectors.task_list(project=project), task_id)).data)

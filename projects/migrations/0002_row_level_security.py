@@ -1,0 +1,12 @@
+from django.db import migrations
+
+from tenancy.migration_ops import EnableTenantRLS
+
+
+class Migration(migrations.Migration):
+    dependencies = [("projects", "0001_initial"), ("tenancy", "0002_row_level_security")]
+
+    operations = [
+        EnableTenantRLS("project"),
+        EnableTenantRLS("task"),
+    ]

@@ -1,0 +1,123 @@
+"""The base class of every tenant API route: it resolves the organization and member once, and scopes all else.
+
+Subclasses declare `required_roles` and read `self.organization`, `self.membership` and `self.role`; they never
+resolve the tenant themselves and never accept it from the request.
+"""
+
+import uuid
+from typing import Any, ClassVar, TypeVar
+
+from django.db import models, transaction
+from django.http import Http404, HttpRequest
+from rest_framework import exceptions
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from audit.context import set_actor
+from audit.services import audit_record_denied
+from tenancy import services as tenancy_services
+from tenancy.context import enter_organization, no_organization
+from tenancy.errors import NotAllowed
+from tenancy.models import ApiToken, Membership, Organization, Role
+from tenancy.selectors import effective_role, membership_of_user, user_memberships
+
+M = TypeVar("M", bound=models.Model)
+
+ORGANIZATION_SESSION_KEY = "organization"
+ORGANIZATION_HEADER = "X-Organization"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def resolve_membership(request: Request) -> Membership:
+    """The member the request acts as: the token's, or the signed-in user's in the chosen organization.
+
+    An organization the user does not belong to is reported exactly like one that does not exist.
+    """
+    if isinstance(request.auth, ApiToken):
+        return request.auth.membership
+    user = request.user
+    chosen = request.headers.get(ORGANIZATION_HEADER) or request.session.get(ORGANIZATION_SESSION_KEY)
+    if chosen:
+        organization = Organization.objects.filter(slug=chosen).first()
+        membership = membership_of_user(user=user, organization=organization) if organization else None  # type: ignore[arg-type]
+        if membership is None:
+            raise exceptions.NotFound()
+        return membership
+    memberships = user_memberships(user=user)  # type: ignore[arg-type]
+    if len(memberships) == 1:
+        return memberships[0]
+    if not memberships:
+        raise exceptions.NotFound()
+    raise exceptions.ValidationError(
+        {ORGANIZATION_HEADER: [f"You belong to several organizations; name one in the {ORGANIZATION_HEADER} header."]}
+    )
+
+
+class OrganizationAPIView(GenericAPIView):  # type: ignore[type-arg]
+    """Tenant-scoped endpoint. Every request runs in one transaction whose row policies see one organization."""
+
+    # Minimum role per HTTP method; methods not listed need manager for writes and annotator for reads.
+    required_roles: ClassVar[dict[str, Role]] = {}
+    organization: Organization
+    membership: Membership
+    role: Role
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # The transaction holds the tenant setting; services inside open savepoints, so a failed write rolls
+        # back alone while the refusal itself can still be recorded.
+        with no_organization(), transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        membership = resolve_membership(request)
+        enter_organization(membership.organization_id)
+        self.membership = membership
+        self.organization = membership.organization
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        self.role = effective_role(membership=membership, token=token)
+        set_actor(
+            user_id=membership.user_id, user_label=membership.user.email, token_prefix=token.prefix if token else ""
+        )
+        if token is not None:
+            tenancy_services.api_token_touch(token=token)
+        needed = self.required_roles.get(
+            request.method or "GET", Role.ANNOTATOR if request.method in _SAFE_METHODS else Role.MANAGER
+        )
+        if not self.role.at_least(needed):
+            raise exceptions.PermissionDenied(f"This action needs the {needed.value} role or higher.")
+
+    def handle_exception(self, exc: Exception) -> Response:
+        organization = getattr(self, "organization", None)
+        if organization is not None and isinstance(
+            exc, exceptions.NotFound | Http404 | exceptions.PermissionDenied | NotAllowed
+        ):
+            denied = "access.not_found" if isinstance(exc, exceptions.NotFound | Http404) else "access.forbidden"
+            audit_record_denied(
+                organization_id=organization.pk,
+                action=denied,
+                target_type=self.request.resolver_match.view_name if self.request.resolver_match else "",
+                metadata={
+                    "method": self.request.method,
+                    "path": self.request.path[:512],
+                    "kwargs": {k: str(v)[:64] for k, v in self.kwargs.items()},
+                },
+            )
+        return super().handle_exception(exc)
+
+    def get_by_uuid(self, queryset: "models.QuerySet[M]", value: Any) -> M:
+        """One object of the current organization by public id; a malformed, missing or foreign id is a 404."""
+        return object_by_uuid(queryset, value)
+
+
+def object_by_uuid(queryset: "models.QuerySet[M]", value: Any) -> M:
+    """The object with this public id in `queryset`, or NotFound for a malformed, missing or out-of-scope id."""
+    try:
+        public_id = uuid.UUID(str(value))
+    except ValueError as exc:
+        raise exceptions.NotFound() from exc
+    obj = queryset.filter(uuid=public_id).first()
+    if obj is None:
+        raise exceptions.NotFound()
+    return obj

@@ -1,0 +1,148 @@
+"""Request and response shapes of the tenancy endpoints."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from tenancy.api.strict import StrictModelSerializer, StrictSerializer
+from tenancy.models import ApiToken, Invitation, Membership, Organization, Role, User
+
+
+class UserSerializer(serializers.ModelSerializer[User]):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name"]
+        read_only_fields = fields
+
+
+class OrganizationSerializer(StrictModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    settings = serializers.DictField(required=False)
+
+    class Meta:
+        model = Organization
+        fields = ["id", "slug", "name", "settings", "created_at"]
+        read_only_fields = ["id", "slug", "created_at"]
+
+
+class MeSerializer(serializers.Serializer[Any]):
+    user = UserSerializer()
+    organization = OrganizationSerializer()
+    role = serializers.CharField()
+    token = serializers.CharField(allow_null=True, help_text="Prefix of the token in use, if any.")
+    organizations = serializers.ListField(child=serializers.DictField())
+
+
+class MemberSerializer(serializers.ModelSerializer[Membership]):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    user = UserSerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "role", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class MemberUpdateSerializer(StrictSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationSerializer(serializers.ModelSerializer[Invitation]):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    status = serializers.CharField(read_only=True)
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "email",
+            "role",
+            "status",
+            "invited_by",
+            "expires_at",
+            "accepted_at",
+            "revoked_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class InvitationCreatedSerializer(InvitationSerializer):
+    accept_url = serializers.CharField(read_only=True, help_text="Carries the invitation's secret; shown once.")
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [*InvitationSerializer.Meta.fields, "accept_url"]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationAcceptSerializer(StrictSerializer):
+    token = serializers.CharField(max_length=128)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    password = serializers.CharField(
+        max_length=256,
+        required=False,
+        allow_blank=True,
+        default="",
+        style={"input_type": "password"},
+        trim_whitespace=False,
+    )
+
+
+class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    member = serializers.EmailField(source="membership.user.email", read_only=True)
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "role",
+            "member",
+            "status",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_status(self, token: ApiToken) -> str:
+        if token.revoked_at:
+            return "revoked"
+        return "active" if token.is_usable() else "expired"
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The bearer secret; shown once, never again.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class PlatformOrganizationCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=64)
+    owner_email = serializers.EmailField(max_length=254, help_text="Invited as the organization's first owner.")
+
+
+class PlatformOrganizationCreatedSerializer(serializers.Serializer[Any]):
+    organization = OrganizationSerializer()
+    owner_invitation = InvitationCreatedSerializer()

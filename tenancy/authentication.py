@@ -1,0 +1,45 @@
+"""`Authorization: Bearer <token>` for the API; the UI uses Django sessions."""
+
+from typing import Any
+
+from django.http import HttpRequest
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+
+from audit.services import audit_record_denied
+from tenancy.models import ApiToken, User
+from tenancy.selectors import api_token_authenticate
+
+_INVALID = "Invalid, expired or revoked token."
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request: HttpRequest) -> tuple[User, ApiToken] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed("Malformed Authorization header: expected 'Bearer <token>'.")
+        try:
+            raw = parts[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise AuthenticationFailed(_INVALID) from exc
+        token = api_token_authenticate(raw=raw)
+        if token is None:
+            raise AuthenticationFailed(_INVALID)
+        if not token.is_usable() or not token.membership.user.is_active:
+            # The organization is known, so the refused use of its credential goes on its trail.
+            audit_record_denied(
+                organization_id=token.organization_id,
+                action="auth.token_rejected",
+                target_type="tenancy.apitoken",
+                target_id=str(token.uuid),
+                metadata={"prefix": token.prefix, "reason": "revoked" if token.revoked_at else "expired"},
+            )
+            raise AuthenticationFailed(_INVALID)
+        return token.membership.user, token
+
+    def authenticate_header(self, request: Any) -> str:
+        return 'Bearer realm="api"'

@@ -1,0 +1,13 @@
+from django.db import migrations
+
+from tenancy.migration_ops import EnableTenantRLS
+
+
+class Migration(migrations.Migration):
+    dependencies = [("tenancy", "0001_initial")]
+
+    operations = [
+        EnableTenantRLS("membership"),
+        EnableTenantRLS("apitoken"),
+        EnableTenantRLS("invitation"),
+    ]

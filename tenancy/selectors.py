@@ -1,0 +1,69 @@
+"""Reads of organizations, memberships, invitations and tokens."""
+
+from django.db.models import QuerySet
+
+from tenancy import credentials
+from tenancy.context import organization_context
+from tenancy.db import GUC_TOKEN_HASH, GUC_USER, lookup_scope
+from tenancy.models import ApiToken, Invitation, Membership, Organization, Role, User
+
+
+def user_memberships(*, user: User) -> list[Membership]:
+    """Every organization the user belongs to, for choosing one; the policy admits only this user's rows."""
+    with lookup_scope(GUC_USER, str(user.pk)):
+        # Pre-tenant lookup, bounded to one user by the row policy and by the filter.
+        return list(
+            Membership.objects.unscoped()
+            .filter(user=user)
+            .select_related("organization")
+            .order_by("organization__name")
+        )
+
+
+def membership_of_user(*, user: User, organization: Organization) -> Membership | None:
+    with organization_context(organization.pk):
+        return Membership.objects.select_related("user", "organization").filter(user=user).first()
+
+
+def api_token_authenticate(*, raw: str) -> ApiToken | None:
+    """The usable token a bearer secret names, with its member and organization loaded; None otherwise."""
+    if not raw.startswith(f"{credentials.TOKEN_SCHEME}_") or len(raw) > 128:
+        return None
+    key_hash = credentials.digest(raw)
+    with lookup_scope(GUC_TOKEN_HASH, key_hash):
+        # Pre-tenant lookup: only the row whose digest matches the presented secret is visible.
+        token = ApiToken.objects.unscoped().filter(key_hash=key_hash).first()
+    if token is None:
+        return None
+    with organization_context(token.organization_id):
+        token.membership = Membership.objects.select_related("user", "organization").get(pk=token.membership_id)
+    return token
+
+
+def effective_role(*, membership: Membership, token: ApiToken | None) -> Role:
+    """A token acts with its own role, never above its member's current role."""
+    role = membership.role_enum
+    if token is not None and role.at_least(Role(token.role)):
+        return Role(token.role)
+    return role
+
+
+def membership_list() -> QuerySet[Membership]:
+    return Membership.objects.select_related("user").order_by("id")
+
+
+def invitation_list() -> QuerySet[Invitation]:
+    return Invitation.objects.select_related("invited_by").order_by("id")
+
+
+def api_token_list(*, actor: Membership, role: Role) -> QuerySet[ApiToken]:
+    """Owners and admins see every token of the organization; others their own."""
+    tokens = ApiToken.objects.select_related("membership__user").order_by("id")
+    if role.at_least(Role.ADMIN):
+        return tokens
+    return tokens.filter(membership=actor)
+
+
+def organization_list() -> QuerySet[Organization]:
+    """Platform staff only: the tenant registry (names and slugs, no tenant data)."""
+    return Organization.objects.order_by("id")

@@ -1,0 +1,338 @@
+"""Writes to organizations, memberships, invitations and API tokens. Each records its audit event."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from tenancy import config, credentials
+from tenancy.context import organization_context
+from tenancy.db import GUC_INVITATION_HASH, lookup_scope
+from tenancy.errors import Conflict, ErrorList, FieldError, InvalidInput, NotAllowed
+from tenancy.models import ApiToken, Invitation, Membership, Organization, Role, User
+from workers.enqueue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """`{field: [old, new]}` for the fields whose value differs, as audit events record them."""
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+# --- organizations ---
+
+
+def organization_create(*, actor: User | None, name: str, slug: str) -> Organization:
+    """Create a tenant. Platform operators (command) and staff (API) only; its first owner comes by invitation."""
+    errors = ErrorList()
+    if not name.strip():
+        errors.add("name", "This field may not be blank.", "blank")
+    if Organization.objects.filter(slug=slug).exists():
+        errors.add("slug", f"An organization with slug {slug!r} already exists.", "unique")
+    errors.raise_if_any()
+    try:
+        with transaction.atomic():
+            organization = Organization.objects.create(name=name.strip(), slug=slug)
+            with organization_context(organization.pk):
+                audit_record(
+                    action="organization.create",
+                    target=organization,
+                    changes={"name": [None, organization.name], "slug": [None, slug]},
+                    metadata={"by_staff": actor.email if actor else "operator"},
+                )
+    except IntegrityError as exc:  # a concurrent create of the same slug
+        raise InvalidInput(
+            "Invalid organization.",
+            errors=[FieldError("slug", f"An organization with slug {slug!r} already exists.", "unique")],
+        ) from exc
+    return organization
+
+
+def organization_update(
+    *, actor: Membership, organization: Organization, name: str | None = None, settings: dict[str, Any] | None = None
+) -> Organization:
+    """Rename an organization or change its settings (owners and admins)."""
+    if not actor.role_enum.at_least(Role.ADMIN):
+        raise NotAllowed("Only owners and admins may change the organization.")
+    before = {"name": organization.name, "settings": organization.settings}
+    if name is not None:
+        organization.name = name
+    if settings is not None:
+        organization.settings = settings
+    with transaction.atomic():
+        organization.save(update_fields=["name", "settings"])
+        audit_record(
+            action="organization.update",
+            target=organization,
+            changes=changes_between(before, {"name": organization.name, "settings": organization.settings}),
+        )
+    return organization
+
+
+# --- memberships ---
+
+
+def membership_add(*, organization: Organization, user: User, role: Role, via: str) -> Membership:
+    """Make a user a member. Only reached through an accepted invitation or an operator command."""
+    with transaction.atomic():
+        membership = Membership.objects.create(organization=organization, user=user, role=role)
+        audit_record(
+            action="member.add",
+            target=membership,
+            changes={"role": [None, role.value], "user": [None, user.email]},
+            metadata={"via": via},
+        )
+    return membership
+
+
+def _check_may_manage(actor: Membership, target: Membership, *, new_role: Role | None = None) -> None:
+    if actor.pk == target.pk:
+        raise NotAllowed("You cannot change your own role; ask another owner or admin.")
+    if not actor.role_enum.at_least(Role.ADMIN):
+        raise NotAllowed("Only owners and admins may manage members.")
+    if actor.role_enum is not Role.OWNER:
+        if target.role_enum.at_least(Role.ADMIN):
+            raise NotAllowed("Only owners may manage owners and admins.")
+        if new_role is not None and new_role.at_least(Role.ADMIN):
+            raise NotAllowed("Only owners may grant the owner or admin role.")
+
+
+def _check_keeps_an_owner(target: Membership, *, new_role: Role | None) -> None:
+    if target.role_enum is Role.OWNER and new_role is not Role.OWNER:
+        owners = Membership.objects.select_for_update().filter(role=Role.OWNER)
+        if len(owners) <= 1:
+            raise Conflict("An organization must keep at least one owner.")
+
+
+def membership_update_role(*, actor: Membership, membership: Membership, role: Role) -> Membership:
+    """Change a member's role within what the actor's own role allows; nobody raises their own."""
+    _check_may_manage(actor, membership, new_role=role)
+    if membership.role == role:
+        return membership
+    with transaction.atomic():
+        _check_keeps_an_owner(membership, new_role=role)
+        before = membership.role
+        membership.role = role
+        # Tokens keep their stored role; authentication caps each at the member's current role.
+        membership.save(update_fields=["role", "updated_at"])
+        audit_record(
+            action="member.update",
+            target=membership,
+            changes={"role": [before, role.value]},
+            metadata={"user": membership.user.email},
+        )
+    return membership
+
+
+def membership_remove(*, actor: Membership, membership: Membership) -> None:
+    """Remove a member (or let a member leave); their tokens die with the membership."""
+    if actor.pk != membership.pk:
+        _check_may_manage(actor, membership)
+    with transaction.atomic():
+        _check_keeps_an_owner(membership, new_role=None)
+        audit_record(
+            action="member.remove",
+            target=membership,
+            changes={"role": [membership.role, None]},
+            metadata={"user": membership.user.email, "tokens_revoked": membership.tokens.count()},
+        )
+        membership.delete()
+
+
+# --- invitations ---
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    accept_url: str  # carries the secret; returned once
+
+
+def invitation_accept_url(raw: str) -> str:
+    return f"{config.public_url()}/invitations/accept/{raw}"
+
+
+def invitation_create(
+    *, actor: Membership | None, organization: Organization, email: str, role: Role
+) -> IssuedInvitation:
+    """Invite an email address to a role. Admins invite up to manager; owners (and operators) anyone."""
+    email = email.strip().lower()
+    if actor is not None:
+        if not actor.role_enum.at_least(Role.ADMIN):
+            raise NotAllowed("Only owners and admins may invite members.")
+        if actor.role_enum is not Role.OWNER and role.at_least(Role.ADMIN):
+            raise NotAllowed("Only owners may invite owners or admins.")
+    if Membership.objects.filter(user__email=email).exists():
+        raise Conflict(f"{email} is already a member.")
+    now = timezone.now()
+    if Invitation.objects.filter(email=email, accepted_at=None, revoked_at=None, expires_at__gt=now).exists():
+        raise Conflict(f"{email} already has a pending invitation; revoke it to send a new one.")
+    key = credentials.issue_invitation_key()
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            organization=organization,
+            email=email,
+            role=role,
+            key_hash=key.digest,
+            invited_by=actor.user if actor else None,
+            expires_at=now + config.invitation_ttl(),
+        )
+        audit_record(
+            action="invitation.create", target=invitation, changes={"email": [None, email], "role": [None, role.value]}
+        )
+        enqueue_on_commit(
+            "tenancy.invitation_send", organization.pk, invitation.pk, credentials.seal_for_broker(key.raw)
+        )
+    return IssuedInvitation(invitation=invitation, accept_url=invitation_accept_url(key.raw))
+
+
+def invitation_revoke(*, actor: Membership, invitation: Invitation) -> Invitation:
+    if not actor.role_enum.at_least(Role.ADMIN):
+        raise NotAllowed("Only owners and admins may revoke invitations.")
+    if invitation.status != "pending":
+        raise Conflict(f"The invitation is {invitation.status} and can no longer be revoked.")
+    with transaction.atomic():
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(action="invitation.revoke", target=invitation, metadata={"email": invitation.email})
+    return invitation
+
+
+def invitation_find(raw_key: str) -> Invitation | None:
+    """The pending invitation a link's secret opens, from any organization; None if unknown or used up."""
+    key_hash = credentials.digest(raw_key)
+    with lookup_scope(GUC_INVITATION_HASH, key_hash):
+        # Pre-tenant lookup: the policy admits only the row whose hash matches the secret presented.
+        invitation = Invitation.objects.unscoped().select_related("organization").filter(key_hash=key_hash).first()
+    if invitation is None or invitation.status != "pending":
+        return None
+    return invitation
+
+
+def invitation_accept(*, raw_key: str, user: User | None, name: str = "", password: str = "") -> Membership:
+    """Join the inviting organization: as the signed-in user, an existing account (by password) or a new one."""
+    invitation = invitation_find(raw_key)
+    if invitation is None:
+        raise InvalidInput("This invitation link is invalid, expired or already used.")
+    errors = ErrorList()
+    if user is None:
+        existing = User.objects.filter(email=invitation.email).first()
+        if existing is not None:
+            if not existing.check_password(password):
+                errors.add("password", "Enter the password of your existing account.", "invalid_password")
+            user = existing
+        else:
+            candidate = User(email=invitation.email, name=name)
+            try:
+                validate_password(password, candidate)
+            except DjangoValidationError as exc:
+                for message in exc.messages:
+                    errors.add("password", message, "weak_password")
+            if not name.strip():
+                errors.add("name", "Tell us your name.", "required")
+    elif user.email != invitation.email:
+        errors.add("token", f"This invitation is for {invitation.email}; sign in with that account.", "wrong_user")
+    errors.raise_if_any("The invitation could not be accepted.")
+    with organization_context(invitation.organization_id):
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.status != "pending":  # accepted concurrently
+            raise InvalidInput("This invitation link is invalid, expired or already used.")
+        if user is None:
+            user = User.objects.create_user(invitation.email, password, name=name.strip())
+        if Membership.objects.filter(user=user).exists():
+            raise Conflict("You are already a member of this organization.")
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+        audit_record(action="invitation.accept", target=invitation, metadata={"email": user.email})
+        return membership_add(
+            organization=invitation.organization, user=user, role=Role(invitation.role), via="invitation"
+        )
+
+
+def invitations_purge(*, older_than: timedelta) -> int:
+    """Delete invitations that expired or were revoked long ago, for the organization in context."""
+    cutoff = timezone.now() - older_than
+    stale = Invitation.objects.filter(accepted_at=None, expires_at__lt=cutoff)
+    with transaction.atomic():
+        emails = list(stale.values_list("email", flat=True))
+        if not emails:
+            return 0
+        count, _ = stale.delete()
+        audit_record(
+            action="invitation.purge",
+            target_type="tenancy.invitation",
+            metadata={"count": len(emails), "expired_before": cutoff.isoformat()},
+        )
+    return count
+
+
+# --- API tokens ---
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    raw: str  # returned once, never stored
+
+
+def api_token_create(
+    *, actor: Membership, name: str, role: Role | None = None, expires_at: datetime | None = None
+) -> IssuedToken:
+    """Issue a token acting as the actor, with the actor's role or a lower one."""
+    role = role or actor.role_enum
+    errors = ErrorList()
+    if not role.at_least(Role.ANNOTATOR) or not actor.role_enum.at_least(role):
+        errors.add("role", f"A token cannot have a higher role than yours ({actor.role}).", "role_too_high")
+    if expires_at is not None and expires_at <= timezone.now():
+        errors.add("expires_at", "The expiry must be in the future.", "in_past")
+    errors.raise_if_any()
+    issued = credentials.issue_token()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            membership=actor,
+            name=name,
+            prefix=issued.prefix,
+            key_hash=issued.digest,
+            role=role,
+            expires_at=expires_at,
+        )
+        audit_record(
+            action="token.create",
+            target=token,
+            changes={
+                "name": [None, name],
+                "role": [None, role.value],
+                "expires_at": [None, expires_at.isoformat() if expires_at else None],
+            },
+            metadata={"prefix": issued.prefix},
+        )
+    return IssuedToken(token=token, raw=issued.raw)
+
+
+def api_token_revoke(*, actor: Membership, token: ApiToken) -> ApiToken:
+    """Revoke a token: one's own, or anyone's for owners and admins."""
+    if token.membership_id != actor.pk and not actor.role_enum.at_least(Role.ADMIN):
+        raise NotAllowed("Only owners and admins may revoke other members' tokens.")
+    if token.revoked_at is not None:
+        return token
+    with transaction.atomic():
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(action="token.revoke", target=token, metadata={"prefix": token.prefix})
+    return token
+
+
+def api_token_touch(*, token: ApiToken) -> None:
+    """Refresh `last_used_at`, at most once per interval so reads stay reads."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= config.token_touch_interval():
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

@@ -1,0 +1,127 @@
+"""Suite-wide fixtures: the database as the app role, API clients per member, and the factories."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.db.backends.signals import connection_created
+from pytest_factoryboy import register
+from rest_framework.test import APIClient
+
+from tenancy.context import organization_context
+from tenancy.models import Role
+from tests.factories import (
+    ApiTokenFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    ProjectFactory,
+    TaskFactory,
+    UserFactory,
+)
+
+register(UserFactory)
+register(OrganizationFactory)
+register(MembershipFactory)
+register(ApiTokenFactory)
+register(ProjectFactory)
+register(TaskFactory)
+
+APP_ROLE = settings.DATABASE_APP_ROLE
+
+
+def _ensure_app_role() -> None:
+    # The role is cluster-wide; NOINHERIT and NOBYPASSRLS so that nothing lets it see past the policies.
+    # Through the maintenance database: the test database does not exist yet.
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE])
+        if cursor.fetchone() is None:
+            cursor.execute(
+                f"CREATE ROLE {connection.ops.quote_name(APP_ROLE)} "
+                "LOGIN NOSUPERUSER NOINHERIT NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+            )
+
+
+def _become_app_role(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
+    # The suite logs in as the owner (to create and migrate the test database) and then acts as the app
+    # role for everything else, exactly as the web and worker processes do in production.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET ROLE {connection.ops.quote_name(APP_ROLE)}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _app_role_session(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
+    """Create the app role before the test database is built, and act as it once it is."""
+    with django_db_blocker.unblock():
+        _ensure_app_role()
+    request.getfixturevalue("django_db_setup")
+    with django_db_blocker.unblock():
+        _become_app_role(connection=connection)
+    connection_created.connect(_become_app_role, dispatch_uid="tests.app_role")
+    _patch_flush_as_owner()
+    yield
+    connection_created.disconnect(dispatch_uid="tests.app_role")
+    with django_db_blocker.unblock():
+        for conn in connections.all():
+            if conn.connection is not None:
+                with conn.cursor() as cursor:
+                    cursor.execute("RESET ROLE")
+
+
+def _patch_flush_as_owner() -> None:
+    """Transactional tests empty the tables with TRUNCATE, which only the owner may do, and which the audit
+    table's trigger refuses; the flush runs as the owner with triggers in replica mode, and nothing else does."""
+    ops_class = type(connection.ops)
+    original = ops_class.execute_sql_flush
+    if getattr(original, "_as_owner", False):
+        return
+
+    def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+            cursor.execute("SET session_replication_role = replica")
+        try:
+            original(self, sql_list)
+        finally:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = origin")
+                cursor.execute(f"SET ROLE {self.connection.ops.quote_name(APP_ROLE)}")
+
+    execute_sql_flush._as_owner = True  # type: ignore[attr-defined]
+    ops_class.execute_sql_flush = execute_sql_flush
+
+
+@pytest.fixture
+def tenant(db: Any) -> Iterator[Any]:
+    """An organization, entered: factories and queries in the test body act for it."""
+    organization = OrganizationFactory()
+    with organization_context(organization.pk):
+        yield organization
+
+
+@pytest.fixture
+def other_tenant(db: Any) -> Any:
+    return OrganizationFactory()
+
+
+def member_client(organization: Any, role: Role, **user_fields: Any) -> tuple[APIClient, Any]:
+    """An API client authenticated with a fresh token of a new member of `organization` with `role`."""
+    with organization_context(organization.pk):
+        membership = MembershipFactory(organization=organization, role=role, **user_fields)
+        token = ApiTokenFactory(membership=membership, role=role)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.raw}")
+    client.membership = membership  # type: ignore[attr-defined]
+    return client, membership
+
+
+@pytest.fixture
+def api_as(db: Any) -> Any:
+    """`api_as(org, role)` → an APIClient acting as a new member of that organization with that role."""
+
+    def make(organization: Any, role: Role = Role.OWNER, **user_fields: Any) -> APIClient:
+        client, _ = member_client(organization, role, **user_fields)
+        return client
+
+    return make

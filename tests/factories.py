@@ -1,0 +1,87 @@
+"""factory_boy factories for every app; tenant-owned ones must be built inside organization_context."""
+
+from typing import Any
+
+import factory
+
+from projects.models import Project, Task
+from tenancy import credentials
+from tenancy.context import current_organization_id
+from tenancy.models import ApiToken, Membership, Organization, Role, User
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.org")
+    name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+
+    @factory.post_generation
+    def _save(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create:
+            obj.save()
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Lab {n}")
+    slug = factory.Sequence(lambda n: f"lab-{n}")
+
+
+def _organization_in_context() -> Organization:
+    return Organization.objects.get(pk=current_organization_id())
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    organization = factory.LazyFunction(_organization_in_context)
+    user = factory.SubFactory(UserFactory)
+    role = Role.ANNOTATOR
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    """A token whose secret stays on the instance as `raw`: only its creator ever sees it."""
+
+    class Meta:
+        model = ApiToken
+
+    organization = factory.LazyFunction(_organization_in_context)
+    membership = factory.SubFactory(MembershipFactory)
+    name = factory.Sequence(lambda n: f"token {n}")
+    role = factory.LazyAttribute(lambda o: o.membership.role)
+
+    @classmethod
+    def _create(cls, model_class: type[ApiToken], *args: Any, **kwargs: Any) -> ApiToken:
+        issued = credentials.issue_token()
+        token = model_class(*args, prefix=issued.prefix, key_hash=issued.digest, **kwargs)
+        token.save()
+        token.raw = issued.raw  # type: ignore[attr-defined]
+        return token
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    organization = factory.LazyFunction(_organization_in_context)
+    name = factory.Sequence(lambda n: f"Project {n}")
+    guidelines = "Label each item carefully."
+    label_schema = factory.LazyFunction(lambda: {"fields": []})
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Task
+
+    organization = factory.LazyFunction(_organization_in_context)
+    project = factory.SubFactory(ProjectFactory)
+    external_id = factory.Sequence(lambda n: f"item-{n}")
+    data = factory.LazyFunction(lambda: {"text": "The quick brown fox."})
+    priority = 0
