@@ -1,14 +1,33 @@
 """Per-request audit context: request id, client address and user agent, reset after every request."""
 
+import ipaddress
 import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from audit.context import ActorContext, actor_context
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address: REMOTE_ADDR, or with N trusted proxies the address the outermost of them saw.
+
+    Only entries appended by the trusted proxies count; anything further left was written by the client.
+    """
+    proxies = int(settings.TRUSTED_PROXY_COUNT)
+    if proxies > 0:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+        if forwarded:
+            candidate = forwarded[-min(proxies, len(forwarded))]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
+    return request.META.get("REMOTE_ADDR") or None
 
 
 class RequestContextMiddleware:
@@ -23,8 +42,7 @@ class RequestContextMiddleware:
         actor = ActorContext(
             user_id=user.pk if signed_in else None,  # type: ignore[union-attr]
             user_label=str(user) if signed_in else "",
-            # REMOTE_ADDR is what the server saw; a proxy deployment sets it from a trusted header upstream.
-            ip=request.META.get("REMOTE_ADDR") or None,
+            ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:512],
             request_id=request_id,
         )

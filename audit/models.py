@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from tenancy.scoping import TenantOwned
+from tenancy.scoping import TenantManager, TenantOwned
 
 
 class Outcome(models.TextChoices):
@@ -17,6 +17,8 @@ class Outcome(models.TextChoices):
 
 class AuditEvent(TenantOwned):
     """Who did (or tried, or saw) what, when, from where. Never updated, never deleted."""
+
+    objects: ClassVar[TenantManager["AuditEvent"]] = TenantManager()  # type: ignore[assignment]
 
     sequence = models.BigIntegerField()
     occurred_at = models.DateTimeField(default=timezone.now)
@@ -65,6 +67,8 @@ class AuditSequence(TenantOwned):
     The counter row is locked from the moment an event is numbered until its transaction ends, so numbers are
     gapless and commit in order; services record their event last to keep that window short.
     """
+
+    objects: ClassVar[TenantManager["AuditSequence"]] = TenantManager()  # type: ignore[assignment]
 
     last_value = models.BigIntegerField(default=0)
 

@@ -14,13 +14,27 @@ from tenancy.context import current_organization_id, organization_context
 logger = logging.getLogger(__name__)
 
 _SECRET_KEY = re.compile(r"(secret|password|token|key_hash|api_key|credential)", re.IGNORECASE)
+# A public id or prefix of a credential names it without revealing it (`token_id` of a probed token).
+_PUBLIC_KEY = re.compile(r"_(id|prefix)$", re.IGNORECASE)
 REDACTED = "[redacted]"
+
+
+def _is_secret_free(value: Any) -> bool:
+    # Counts, flags and nulls cannot carry a secret; keeping them keeps `{"tokens_revoked": 2}` readable.
+    return value is None or isinstance(value, bool | int | float)
 
 
 def redact(value: Any) -> Any:
     """Copy a changes/metadata structure with every secret-looking key's value replaced."""
     if isinstance(value, dict):
-        return {k: (REDACTED if _SECRET_KEY.search(str(k)) else redact(v)) for k, v in value.items()}
+        return {
+            k: (
+                REDACTED
+                if _SECRET_KEY.search(str(k)) and not _PUBLIC_KEY.search(str(k)) and not _is_secret_free(v)
+                else redact(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value

@@ -1,13 +1,17 @@
 """Projects (what must be labelled, and how) and tasks (the items to label)."""
 
+from typing import ClassVar
+
 from django.conf import settings as django_settings
 from django.db import models
 
-from tenancy.scoping import TenantModel
+from tenancy.scoping import TenantManager, TenantModel
 
 
 class Project(TenantModel):
     """A labelling effort: its schema, guidelines, how many annotations each task needs."""
+
+    objects: ClassVar[TenantManager["Project"]] = TenantManager()  # type: ignore[assignment]
 
     name = models.CharField(max_length=200)
     # Shown to annotators instead of the name on blind projects, so research priorities stay private.
@@ -40,6 +44,8 @@ class Project(TenantModel):
 
 class Task(TenantModel):
     """One item to label. `external_id` is the lab's own key and makes every import idempotent."""
+
+    objects: ClassVar[TenantManager["Task"]] = TenantManager()  # type: ignore[assignment]
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     external_id = models.CharField(max_length=255)

@@ -65,7 +65,8 @@ class TaskInputSerializer(serializers.Serializer[Any]):
         required=False,
         help_text="Your key for the item; re-sending it creates nothing twice.",
     )
-    data = serializers.DictField()
+    # A declared field named `data` shadows Serializer.data only in the stubs; DRF keeps fields apart.
+    data = serializers.DictField()  # type: ignore[assignment]
     priority = serializers.IntegerField(required=False, default=0)
 
 

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from audit.services import audit_record
 from projects import config
@@ -91,8 +92,14 @@ class TaskInput:
 
 
 @dataclass(frozen=True)
+class CreatedTask:
+    uuid: uuid.UUID
+    external_id: str
+
+
+@dataclass(frozen=True)
 class BulkCreateResult:
-    created: list[Task]
+    created: list[CreatedTask]
     existing: list[str]  # external ids already in the project, left unchanged
 
 
@@ -142,6 +149,57 @@ def _clean_task_items(items: Sequence[Any]) -> list[TaskInput]:
     return cleaned
 
 
+_INSERT_BATCH = 5000
+
+
+def _insert_tasks(project: Project, tasks: list[TaskInput]) -> list[CreatedTask]:
+    """Insert many tasks fast. On PostgreSQL, one INSERT ... SELECT FROM unnest(arrays) per batch: a single round
+    trip that still passes the row-level-security check (COPY FROM is refused on tables under RLS)."""
+    created = [CreatedTask(uuid=uuid.uuid4(), external_id=t.external_id) for t in tasks]
+    if not tasks:
+        return created
+    if connection.vendor != "postgresql":
+        Task.objects.bulk_create(
+            [
+                Task(
+                    organization_id=project.organization_id,
+                    project=project,
+                    uuid=c.uuid,
+                    external_id=t.external_id,
+                    data=t.data,
+                    priority=t.priority,
+                )
+                for c, t in zip(created, tasks, strict=True)
+            ],
+            batch_size=500,
+        )
+        return created
+    now = timezone.now()
+    table = connection.ops.quote_name(Task._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (organization_id, project_id, created_at, uuid, external_id, data, priority) "  # noqa: S608
+        "SELECT %s, %s, %s, u, e, d::jsonb, p FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int[]) "
+        "AS t(u, e, d, p)"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(tasks), _INSERT_BATCH):
+            batch = tasks[start : start + _INSERT_BATCH]
+            ids = created[start : start + _INSERT_BATCH]
+            cursor.execute(
+                sql,
+                [
+                    project.organization_id,
+                    project.pk,
+                    now,
+                    [c.uuid for c in ids],
+                    [t.external_id for t in batch],
+                    [json.dumps(t.data, ensure_ascii=False) for t in batch],
+                    [t.priority for t in batch],
+                ],
+            )
+    return created
+
+
 def task_bulk_create(*, actor: Membership, project: Project, items: Sequence[Any]) -> BulkCreateResult:
     """Add tasks to a project, all or nothing. Items whose external_id exists already are skipped unchanged,
     so a retried request creates nothing twice."""
@@ -159,19 +217,9 @@ def task_bulk_create(*, actor: Membership, project: Project, items: Sequence[Any
         existing = set(
             Task.objects.filter(project=project, external_id__in=wanted).values_list("external_id", flat=True)
         )
-        new = [
-            Task(
-                organization_id=project.organization_id,
-                project=project,
-                external_id=t.external_id,
-                data=t.data,
-                priority=t.priority,
-            )
-            for t in cleaned
-            if t.external_id not in existing
-        ]
+        new = [t for t in cleaned if t.external_id not in existing]
         try:
-            created = Task.objects.bulk_create(new, batch_size=2000)
+            created = _insert_tasks(project, new)
         except IntegrityError as exc:
             raise InvalidInput("Tasks conflict with ones created at the same moment; retry the request.") from exc
         audit_record(

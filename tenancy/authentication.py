@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
 from audit.services import audit_record_denied
 from tenancy.models import ApiToken, User
@@ -16,7 +16,7 @@ _INVALID = "Invalid, expired or revoked token."
 class BearerTokenAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
-    def authenticate(self, request: HttpRequest) -> tuple[User, ApiToken] | None:
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword:
             return None
@@ -30,13 +30,19 @@ class BearerTokenAuthentication(BaseAuthentication):
         if token is None:
             raise AuthenticationFailed(_INVALID)
         if not token.is_usable() or not token.membership.user.is_active:
+            if token.revoked_at:
+                reason = "revoked"
+            elif not token.is_usable():
+                reason = "expired"
+            else:
+                reason = "user_inactive"
             # The organization is known, so the refused use of its credential goes on its trail.
             audit_record_denied(
                 organization_id=token.organization_id,
                 action="auth.token_rejected",
                 target_type="tenancy.apitoken",
                 target_id=str(token.uuid),
-                metadata={"prefix": token.prefix, "reason": "revoked" if token.revoked_at else "expired"},
+                metadata={"prefix": token.prefix, "reason": reason},
             )
             raise AuthenticationFailed(_INVALID)
         return token.membership.user, token

@@ -65,11 +65,25 @@ def enter_organization(organization_id: int) -> None:
     db.set_guc(db.GUC_ORGANIZATION, str(organization_id))
 
 
+def _set_guc_if_usable(organization_id: int | None) -> None:
+    # Only inside a transaction that can still run statements; in autocommit the setting would die at once anyway.
+    if connection.in_atomic_block and not connection.needs_rollback:
+        db.set_guc(db.GUC_ORGANIZATION, "" if organization_id is None else str(organization_id))
+
+
 @contextmanager
 def no_organization() -> Iterator[None]:
-    """A scope in which no tenant is set (request start, task start); restores the previous one on exit."""
+    """A scope in which no tenant is set (request start, task start); restores the previous one on exit.
+
+    Inside an enclosing transaction (a test, a command) the database setting follows the context variable both
+    ways, so the row policies never admit a tenant the app layer has left, nor keep one the scope entered.
+    """
+    previous = _organization_id.get()
     token = _organization_id.set(None)
+    if previous is not None:
+        _set_guc_if_usable(None)
     try:
         yield
     finally:
         _organization_id.reset(token)
+        _set_guc_if_usable(previous)

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from tenancy.db import GUC_INVITATION_HASH, GUC_TOKEN_HASH, GUC_USER
-from tenancy.scoping import TenantModel
+from tenancy.scoping import TenantManager, TenantModel
 
 
 class UserManager(BaseUserManager["User"]):
@@ -30,7 +30,7 @@ class User(AbstractBaseUser):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -74,6 +74,8 @@ _ROLE_RANK = {Role.ANNOTATOR: 10, Role.REVIEWER: 20, Role.MANAGER: 30, Role.ADMI
 class Membership(TenantModel):
     """A user's place in one organization, with one role; a user may hold several, one per organization."""
 
+    objects: ClassVar[TenantManager["Membership"]] = TenantManager()  # type: ignore[assignment]
+
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
     updated_at = models.DateTimeField(auto_now=True)
@@ -100,6 +102,8 @@ class ApiToken(TenantModel):
     Only a SHA-256 digest is stored; the token is shown once, at creation.
     """
 
+    objects: ClassVar[TenantManager["ApiToken"]] = TenantManager()  # type: ignore[assignment]
+
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="tokens")
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, db_index=True)
@@ -122,6 +126,8 @@ class ApiToken(TenantModel):
 
 class Invitation(TenantModel):
     """The only way in: an admin invites an email address to a role; the link's secret is stored hashed."""
+
+    objects: ClassVar[TenantManager["Invitation"]] = TenantManager()  # type: ignore[assignment]
 
     email = models.EmailField()
     role = models.CharField(max_length=16, choices=Role.choices)

@@ -25,6 +25,10 @@ class TenantManager(models.Manager[_M]):
     def get_queryset(self) -> models.QuerySet[_M]:
         return super().get_queryset().filter(organization_id=current_organization_id())
 
+    def none(self) -> models.QuerySet[_M]:
+        # An empty queryset reveals nothing, so it needs no tenant (schema generators and filters build them).
+        return super().get_queryset().none()
+
     def unscoped(self) -> models.QuerySet[_M]:
         """Rows of every organization. For admin commands and pre-tenant lookups only; say why at each use."""
         return super().get_queryset()

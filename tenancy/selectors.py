@@ -25,6 +25,24 @@ def membership_of_user(*, user: User, organization: Organization) -> Membership 
         return Membership.objects.select_related("user", "organization").filter(user=user).first()
 
 
+class AmbiguousOrganization(Exception):
+    """The user belongs to several organizations and named none."""
+
+
+def membership_for_session(*, user: User, chosen_slug: str | None) -> Membership | None:
+    """The membership a signed-in user acts with: in the organization they chose, or their only one.
+
+    None when the chosen organization does not exist or the user is not in it: the two look the same.
+    """
+    if chosen_slug:
+        organization = Organization.objects.filter(slug=chosen_slug).first()
+        return membership_of_user(user=user, organization=organization) if organization else None
+    memberships = user_memberships(user=user)
+    if len(memberships) > 1:
+        raise AmbiguousOrganization
+    return memberships[0] if memberships else None
+
+
 def api_token_authenticate(*, raw: str) -> ApiToken | None:
     """The usable token a bearer secret names, with its member and organization loaded; None otherwise."""
     if not raw.startswith(f"{credentials.TOKEN_SCHEME}_") or len(raw) > 128:

@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from celery import Task
+from celery import Task as CeleryTask
 
 from audit.context import ActorContext, actor_context
 from config.celery import app
@@ -21,13 +21,15 @@ from django.db import InterfaceError, OperationalError  # noqa: E402
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, ConnectionError)
 
 
-def tenant_task(name: str, *, soft_time_limit: int = 300, max_retries: int = 5) -> Callable[[Callable[..., R]], Task]:
+def tenant_task(
+    name: str, *, soft_time_limit: int = 300, max_retries: int = 5
+) -> Callable[[Callable[..., R]], CeleryTask[Any, Any]]:
     """Register a task whose first argument is the organization id; the body runs inside that tenant only.
 
     The organization is always passed explicitly: a task never inherits whatever tenant its caller had.
     """
 
-    def decorator(func: Callable[..., R]) -> Task:
+    def decorator(func: Callable[..., R]) -> CeleryTask[Any, Any]:
         @app.task(
             name=name,
             bind=True,
@@ -40,7 +42,7 @@ def tenant_task(name: str, *, soft_time_limit: int = 300, max_retries: int = 5) 
             retry_jitter=True,
             max_retries=max_retries,
         )
-        def run(self: Task, organization_id: int, *args: Any, **kwargs: Any) -> R:
+        def run(self: CeleryTask[Any, Any], organization_id: int, *args: Any, **kwargs: Any) -> R:
             actor = ActorContext(user_label=f"system:{name}", request_id=str(self.request.id or ""))
             with no_organization(), actor_context(actor), organization_context(organization_id):
                 return func(*args, **kwargs)
@@ -50,10 +52,10 @@ def tenant_task(name: str, *, soft_time_limit: int = 300, max_retries: int = 5) 
     return decorator
 
 
-def platform_task(name: str, *, soft_time_limit: int = 300) -> Callable[[Callable[..., R]], Task]:
+def platform_task(name: str, *, soft_time_limit: int = 300) -> Callable[[Callable[..., R]], CeleryTask[Any, Any]]:
     """Register a task that spans organizations (a beat fan-out); it must enter each tenant itself."""
 
-    def decorator(func: Callable[..., R]) -> Task:
+    def decorator(func: Callable[..., R]) -> CeleryTask[Any, Any]:
         @app.task(
             name=name,
             bind=True,
@@ -62,7 +64,7 @@ def platform_task(name: str, *, soft_time_limit: int = 300) -> Callable[[Callabl
             soft_time_limit=soft_time_limit,
             time_limit=soft_time_limit + 30,
         )
-        def run(self: Task, *args: Any, **kwargs: Any) -> R:
+        def run(self: CeleryTask[Any, Any], *args: Any, **kwargs: Any) -> R:
             with no_organization():
                 return func(*args, **kwargs)
 

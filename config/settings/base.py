@@ -136,6 +136,8 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="annotate@localhost")
 
 # --- API ---
+# How many reverse proxies in front of the web service append to X-Forwarded-For (0: none, use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenancy.authentication.BearerTokenAuthentication",
@@ -151,6 +153,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "invitation_accept": env("API_THROTTLE_INVITATION_ACCEPT", default="20/hour"),
     },
+    # Throttles and the audit trail take the client address the same way: REMOTE_ADDR, or the address the
+    # trusted proxies appended to X-Forwarded-For; never a client-supplied entry, which anyone can rotate.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "STRICT_JSON": True,
     "UNICODE_JSON": True,
 }

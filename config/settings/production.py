@@ -21,6 +21,12 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the host names this deployment answers to.")
 
+if not env("DATABASE_URL", default=""):
+    # base.py falls back to a superuser on loopback for development; that would bypass row-level security here.
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be set in production, as the app role (DATABASE_APP_ROLE), never as a superuser."
+    )
+
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     # Only behind a proxy that strips and sets this header itself; otherwise a client could claim HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -4,6 +4,7 @@ Subclasses declare `required_roles` and read `self.organization`, `self.membersh
 resolve the tenant themselves and never accept it from the request.
 """
 
+import copy
 import uuid
 from typing import Any, ClassVar, TypeVar
 
@@ -20,7 +21,7 @@ from tenancy import services as tenancy_services
 from tenancy.context import enter_organization, no_organization
 from tenancy.errors import NotAllowed
 from tenancy.models import ApiToken, Membership, Organization, Role
-from tenancy.selectors import effective_role, membership_of_user, user_memberships
+from tenancy.selectors import AmbiguousOrganization, effective_role, membership_for_session
 
 M = TypeVar("M", bound=models.Model)
 
@@ -36,22 +37,15 @@ def resolve_membership(request: Request) -> Membership:
     """
     if isinstance(request.auth, ApiToken):
         return request.auth.membership
-    user = request.user
     chosen = request.headers.get(ORGANIZATION_HEADER) or request.session.get(ORGANIZATION_SESSION_KEY)
-    if chosen:
-        organization = Organization.objects.filter(slug=chosen).first()
-        membership = membership_of_user(user=user, organization=organization) if organization else None  # type: ignore[arg-type]
-        if membership is None:
-            raise exceptions.NotFound()
-        return membership
-    memberships = user_memberships(user=user)  # type: ignore[arg-type]
-    if len(memberships) == 1:
-        return memberships[0]
-    if not memberships:
+    try:
+        membership = membership_for_session(user=request.user, chosen_slug=chosen)  # type: ignore[arg-type]
+    except AmbiguousOrganization as exc:
+        message = f"You belong to several organizations; name one in the {ORGANIZATION_HEADER} header."
+        raise exceptions.ValidationError({ORGANIZATION_HEADER: [message]}) from exc
+    if membership is None:
         raise exceptions.NotFound()
-    raise exceptions.ValidationError(
-        {ORGANIZATION_HEADER: [f"You belong to several organizations; name one in the {ORGANIZATION_HEADER} header."]}
-    )
+    return membership
 
 
 class OrganizationAPIView(GenericAPIView):  # type: ignore[type-arg]
@@ -73,10 +67,15 @@ class OrganizationAPIView(GenericAPIView):  # type: ignore[type-arg]
         super().initial(request, *args, **kwargs)
         membership = resolve_membership(request)
         enter_organization(membership.organization_id)
-        self.membership = membership
         self.organization = membership.organization
         token = request.auth if isinstance(request.auth, ApiToken) else None
         self.role = effective_role(membership=membership, token=token)
+        if self.role is not membership.role_enum:
+            # Services judge the actor by its role: a token with a lower one must not act with the member's.
+            # A copy, never saved, so the member's stored role is untouched.
+            membership = copy.copy(membership)
+            membership.role = self.role.value
+        self.membership = membership
         set_actor(
             user_id=membership.user_id, user_label=membership.user.email, token_prefix=token.prefix if token else ""
         )
@@ -105,6 +104,11 @@ class OrganizationAPIView(GenericAPIView):  # type: ignore[type-arg]
                 },
             )
         return super().handle_exception(exc)
+
+    @property
+    def generating_schema(self) -> bool:
+        """True while the OpenAPI generator inspects the view with no request, member or tenant behind it."""
+        return bool(getattr(self, "swagger_fake_view", False))
 
     def get_by_uuid(self, queryset: "models.QuerySet[M]", value: Any) -> M:
         """One object of the current organization by public id; a malformed, missing or foreign id is a 404."""

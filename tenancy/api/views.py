@@ -1,20 +1,25 @@
 """Tenancy endpoints: the organization, its members, invitations and API tokens; platform staff's registry."""
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from audit.context import set_actor
+from audit.services import audit_record_denied
 from tenancy import selectors, services
 from tenancy.api import serializers as s
 from tenancy.api.base import OrganizationAPIView, object_by_uuid
 from tenancy.context import no_organization, organization_context
-from tenancy.models import Role
+from tenancy.filters import MemberFilter
+from tenancy.models import ApiToken, Invitation, Membership, Role
 
 
 class OrganizationView(OrganizationAPIView):
@@ -59,14 +64,16 @@ class MeView(OrganizationAPIView):
         )
 
 
-class MemberListView(OrganizationAPIView):
+class MemberListView(ListModelMixin, OrganizationAPIView):
     serializer_class = s.MemberSerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER}
-    filterset_fields: ClassVar[list[str]] = ["role"]
+    filterset_class = MemberFilter
+
+    def get_queryset(self) -> Any:
+        return Membership.objects.unscoped().none() if self.generating_schema else selectors.membership_list()
 
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(selectors.membership_list()))
-        return self.get_paginated_response(s.MemberSerializer(page, many=True).data)
+        return self.list(request)
 
 
 class MemberDetailView(OrganizationAPIView):
@@ -92,13 +99,15 @@ class MemberDetailView(OrganizationAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InvitationListView(OrganizationAPIView):
+class InvitationListView(ListModelMixin, OrganizationAPIView):
     serializer_class = s.InvitationSerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ADMIN, "POST": Role.ADMIN}
 
+    def get_queryset(self) -> Any:
+        return Invitation.objects.unscoped().none() if self.generating_schema else selectors.invitation_list()
+
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.invitation_list())
-        return self.get_paginated_response(s.InvitationSerializer(page, many=True).data)
+        return self.list(request)
 
     @extend_schema(request=s.InvitationCreateSerializer, responses={201: s.InvitationCreatedSerializer})
     def post(self, request: Request) -> Response:
@@ -147,7 +156,7 @@ class InvitationAcceptView(APIView):
         with no_organization(), transaction.atomic():
             membership = services.invitation_accept(
                 raw_key=serializer.validated_data["token"],
-                user=user,  # type: ignore[arg-type]
+                user=user,
                 name=serializer.validated_data["name"],
                 password=serializer.validated_data["password"],
             )
@@ -156,13 +165,17 @@ class InvitationAcceptView(APIView):
         return Response({**data, "organization": membership.organization.slug}, status=status.HTTP_201_CREATED)
 
 
-class ApiTokenListView(OrganizationAPIView):
+class ApiTokenListView(ListModelMixin, OrganizationAPIView):
     serializer_class = s.ApiTokenSerializer
     required_roles: ClassVar[dict[str, Role]] = {"POST": Role.ANNOTATOR}
 
+    def get_queryset(self) -> Any:
+        if self.generating_schema:
+            return ApiToken.objects.unscoped().none()
+        return selectors.api_token_list(actor=self.membership, role=self.role)
+
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.api_token_list(actor=self.membership, role=self.role))
-        return self.get_paginated_response(s.ApiTokenSerializer(page, many=True).data)
+        return self.list(request)
 
     @extend_schema(request=s.ApiTokenCreateSerializer, responses={201: s.ApiTokenCreatedSerializer})
     def post(self, request: Request) -> Response:
@@ -202,14 +215,34 @@ class IsPlatformStaff(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
-class PlatformOrganizationListView(APIView):
-    """Platform staff: the organizations on this installation, and creating one with its first owner invited."""
+class PlatformAPIView(GenericAPIView):  # type: ignore[type-arg]
+    """Platform routes (staff only). A member's token refused here goes on its organization's trail, like any 403."""
 
     permission_classes = [IsPlatformStaff]
+
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> NoReturn:
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        if token is not None and request.user.is_authenticated:
+            set_actor(user_id=request.user.pk, user_label=request.user.email, token_prefix=token.prefix)
+            audit_record_denied(
+                organization_id=token.organization_id,
+                action="access.forbidden",
+                target_type=request.resolver_match.view_name if request.resolver_match else "",
+                metadata={"method": request.method, "path": request.path[:512]},
+            )
+        super().permission_denied(request, message=message, code=code)
+
+
+class PlatformOrganizationListView(ListModelMixin, PlatformAPIView):
+    """Platform staff: the organizations on this installation, and creating one with its first owner invited."""
+
     serializer_class = s.OrganizationSerializer
 
+    def get_queryset(self) -> Any:
+        return selectors.organization_list()
+
     def get(self, request: Request) -> Response:
-        return Response(s.OrganizationSerializer(selectors.organization_list(), many=True).data)
+        return self.list(request)
 
     @extend_schema(
         request=s.PlatformOrganizationCreateSerializer, responses={201: s.PlatformOrganizationCreatedSerializer}
@@ -231,8 +264,7 @@ class PlatformOrganizationListView(APIView):
         )
 
 
-class PlatformOrganizationDetailView(APIView):
-    permission_classes = [IsPlatformStaff]
+class PlatformOrganizationDetailView(PlatformAPIView):
     serializer_class = s.OrganizationSerializer
 
     def get(self, request: Request, organization_id: str) -> Response:
