@@ -56,6 +56,11 @@ def _app_role_session(request: pytest.FixtureRequest, django_db_blocker: Any) ->
     with django_db_blocker.unblock():
         _ensure_app_role()
     request.getfixturevalue("django_db_setup")
+    if not str(connection.settings_dict["NAME"]).startswith("test_"):
+        # No test in this session uses the database (pytest-django then builds none): there is nothing to act
+        # as, and connecting would reach the development database instead.
+        yield
+        return
     with django_db_blocker.unblock():
         _become_app_role(connection=connection)
     connection_created.connect(_become_app_role, dispatch_uid="tests.app_role")

@@ -1,0 +1,397 @@
+"""Every API route and method, as every role and as nobody: the expected status, from one table.
+
+A route missing from ROLE_MATRIX fails the suite. Below the matrix, the rules a table cannot express: who may
+change whose role, the last owner, and tokens that act below (never above) their member.
+"""
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from tenancy import services
+from tenancy.context import organization_context
+from tenancy.errors import Conflict
+from tenancy.models import Membership, Role, User
+from tests.factories import MembershipFactory, UserFactory
+from tests.isolation.routes import (
+    NOT_AUTHENTICATED,
+    NOT_FOUND,
+    NOT_STAFF,
+    ROUTES,
+    STRONG_PASSWORD,
+    Route,
+    bearer_client,
+    call,
+    path_for,
+    populate,
+    route_ids,
+    snapshot,
+    unmapped_params,
+)
+
+ALL_ROLES = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.REVIEWER, Role.ANNOTATOR)
+ANONYMOUS = "anonymous"
+ACTORS = [*(r.value for r in ALL_ROLES), ANONYMOUS]
+STAFF = "staff"  # platform staff only, whatever the organization role
+PUBLIC = "public"  # no credentials needed (the invitation secret is the credential)
+
+
+@dataclass(frozen=True)
+class Rule:
+    minimum: Role | str  # the lowest role allowed, or STAFF / PUBLIC
+    status: int  # what an allowed caller gets with `body` against the populated tenant
+    body: Any = None
+
+
+ROLE_MATRIX: dict[str, Rule] = {
+    "GET /api/v1/audit/events/": Rule(Role.ADMIN, 200),
+    "GET /api/v1/invitations/": Rule(Role.ADMIN, 200),
+    "POST /api/v1/invitations/": Rule(Role.ADMIN, 201, {"email": "newcomer@acme.test", "role": "annotator"}),
+    # A wrong secret is a 400 for everybody: the route is open, the secret is what authorises.
+    "POST /api/v1/invitations/accept": Rule(PUBLIC, 400, {"token": "no-such-invitation-secret"}),
+    "GET /api/v1/invitations/{invitation_id}": Rule(Role.ADMIN, 200),
+    "DELETE /api/v1/invitations/{invitation_id}": Rule(Role.ADMIN, 200),
+    "GET /api/v1/me": Rule(Role.ANNOTATOR, 200),
+    "GET /api/v1/members/": Rule(Role.MANAGER, 200),
+    "GET /api/v1/members/{member_id}": Rule(Role.MANAGER, 200),
+    "PATCH /api/v1/members/{member_id}": Rule(Role.ADMIN, 200, {"role": "reviewer"}),
+    "DELETE /api/v1/members/{member_id}": Rule(Role.ADMIN, 204),
+    "GET /api/v1/organization": Rule(Role.ANNOTATOR, 200),
+    "PATCH /api/v1/organization": Rule(Role.ADMIN, 200, {"name": "Acme renamed"}),
+    "GET /api/v1/platform/organizations/": Rule(STAFF, 200),
+    "POST /api/v1/platform/organizations/": Rule(
+        STAFF, 201, {"name": "New Lab", "slug": "new-lab", "owner_email": "boss@new.test"}
+    ),
+    "GET /api/v1/platform/organizations/{organization_id}": Rule(STAFF, 200),
+    "GET /api/v1/projects/": Rule(Role.ANNOTATOR, 200),
+    "POST /api/v1/projects/": Rule(Role.MANAGER, 201, {"name": "New project"}),
+    "GET /api/v1/projects/{project_id}": Rule(Role.ANNOTATOR, 200),
+    "PATCH /api/v1/projects/{project_id}": Rule(Role.MANAGER, 200, {"name": "Renamed project"}),
+    "DELETE /api/v1/projects/{project_id}": Rule(Role.ADMIN, 204),
+    "GET /api/v1/projects/{project_id}/tasks/": Rule(Role.MANAGER, 200),
+    "POST /api/v1/projects/{project_id}/tasks/": Rule(
+        Role.MANAGER, 201, [{"external_id": "new-item", "data": {"text": "new"}}]
+    ),
+    "GET /api/v1/projects/{project_id}/tasks/{task_id}": Rule(Role.MANAGER, 200),
+    "GET /api/v1/tokens/": Rule(Role.ANNOTATOR, 200),
+    "POST /api/v1/tokens/": Rule(Role.ANNOTATOR, 201, {"name": "my script"}),
+    # token_id is the caller's own token: everyone may see and revoke their own.
+    "GET /api/v1/tokens/{token_id}": Rule(Role.ANNOTATOR, 200),
+    "DELETE /api/v1/tokens/{token_id}": Rule(Role.ANNOTATOR, 200),
+}
+
+
+def rule_for(route: Route) -> Rule:
+    if route.key not in ROLE_MATRIX:
+        pytest.fail(f"{route.key} has no entry in ROLE_MATRIX: state which roles may call it")
+    if unmapped_params(route):
+        pytest.fail(f"{route.key}: path parameters {unmapped_params(route)} are not in PARAM_OBJECTS")
+    return ROLE_MATRIX[route.key]
+
+
+def world_for(actor: str) -> tuple[SimpleNamespace, APIClient]:
+    """A tenant with one member per role; the routes address the actor's own token as `token`."""
+    world = populate("acme", roles=ALL_ROLES)
+    if actor == ANONYMOUS:
+        return world, APIClient()
+    role = Role(actor)
+    world.token = world.tokens[role]
+    return world, world.clients[role]
+
+
+def without_side_records(rows: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot minus what any request writes, allowed or not: audit records and token last-use times."""
+    kept = {k: v for k, v in rows.items() if not k.startswith("audit.")}
+    kept["tenancy.apitoken"] = [{**t, "last_used_at": None} for t in rows["tenancy.apitoken"]]
+    return kept
+
+
+def test_every_route_has_a_role_rule():
+    keys = {r.key for r in ROUTES}
+    assert sorted(keys - ROLE_MATRIX.keys()) == []
+    assert sorted(ROLE_MATRIX.keys() - keys) == []
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("route", ROUTES, ids=route_ids(ROUTES))
+def test_role_matrix(db, route, actor):
+    rule = rule_for(route)
+    world, client = world_for(actor)
+    before = snapshot(world.organization.pk)
+
+    response = call(client, route.method, path_for(route, world), rule.body)
+
+    if rule.minimum == PUBLIC:
+        assert response.status_code == rule.status, response.content
+        expected_denial = None
+    elif actor == ANONYMOUS:
+        assert (response.status_code, response.json()) == (401, NOT_AUTHENTICATED)
+        expected_denial = NOT_AUTHENTICATED
+    elif rule.minimum == STAFF:
+        assert (response.status_code, response.json()) == (403, NOT_STAFF)
+        expected_denial = NOT_STAFF
+    elif Role(actor).at_least(Role(rule.minimum)):
+        assert response.status_code == rule.status, response.content
+        expected_denial = None
+    else:
+        assert (response.status_code, response.json()) == (
+            403,
+            {
+                "detail": f"This action needs the {Role(rule.minimum).value} role or higher.",
+                "code": "permission_denied",
+                "errors": [],
+            },
+        )
+        expected_denial = True
+    if expected_denial is not None or not route.mutating or response.status_code >= 400:
+        assert without_side_records(snapshot(world.organization.pk)) == without_side_records(before)
+
+
+# --- rules the table cannot express ---
+
+
+def _patch_role(client: APIClient, member: Membership, role: Role | str) -> Any:
+    value = role.value if isinstance(role, Role) else role
+    return call(client, "PATCH", f"/api/v1/members/{member.uuid}", {"role": value})
+
+
+def _denied(detail: str) -> dict[str, Any]:
+    return {"detail": detail, "code": "permission_denied", "errors": []}
+
+
+def _role_of(world: SimpleNamespace, member: Membership) -> str:
+    with organization_context(world.organization.pk):
+        return Membership.objects.get(pk=member.pk).role
+
+
+def test_annotator_cannot_manage_members_others_tokens_or_projects(db):
+    world = populate("acme", roles=ALL_ROLES)
+    annotator = world.clients[Role.ANNOTATOR]
+    before = without_side_records(snapshot(world.organization.pk))
+    needs_admin = _denied("This action needs the admin role or higher.")
+    needs_manager = _denied("This action needs the manager role or higher.")
+
+    assert _patch_role(annotator, world.member, Role.REVIEWER).json() == needs_admin
+    assert call(annotator, "DELETE", f"/api/v1/members/{world.member.uuid}").json() == needs_admin
+    assert call(annotator, "GET", "/api/v1/members/").json() == needs_manager
+    assert call(annotator, "POST", "/api/v1/invitations/", {"email": "x@acme.test", "role": "owner"}).json() == (
+        _denied("This action needs the admin role or higher.")
+    )
+    # Another member's token is invisible to an annotator: not "forbidden", simply not there.
+    for method in ("GET", "DELETE"):
+        response = call(annotator, method, f"/api/v1/tokens/{world.token.uuid}")
+        assert (response.status_code, response.json()) == (404, NOT_FOUND)
+    listed = [t["id"] for t in call(annotator, "GET", "/api/v1/tokens/").json()["results"]]
+    assert listed == [str(world.tokens[Role.ANNOTATOR].uuid)]
+    assert call(annotator, "POST", "/api/v1/projects/", {"name": "Mine"}).json() == needs_manager
+    assert call(annotator, "PATCH", f"/api/v1/projects/{world.project.uuid}", {"name": "x"}).json() == needs_manager
+    assert call(annotator, "DELETE", f"/api/v1/projects/{world.project.uuid}").json() == needs_admin
+    assert call(annotator, "POST", f"/api/v1/projects/{world.project.uuid}/tasks/", [{"data": {"a": 1}}]).json() == (
+        needs_manager
+    )
+    assert without_side_records(snapshot(world.organization.pk)) == before
+
+
+def test_annotator_sees_the_codename_never_the_project_name(db):
+    world = populate("acme", roles=ALL_ROLES)
+    response = call(world.clients[Role.ANNOTATOR], "GET", f"/api/v1/projects/{world.project.uuid}")
+    assert response.json()["name"] == "acme codename"
+    assert "acme project" not in response.content.decode()
+
+
+def test_manager_cannot_change_roles(db):
+    world = populate("acme", roles=ALL_ROLES)
+    manager = world.clients[Role.MANAGER]
+    for target, role in ((world.member, Role.REVIEWER), (world.members[Role.REVIEWER], Role.ANNOTATOR)):
+        response = _patch_role(manager, target, role)
+        assert (response.status_code, response.json()) == (403, _denied("This action needs the admin role or higher."))
+    assert (_role_of(world, world.member), _role_of(world, world.members[Role.REVIEWER])) == ("annotator", "reviewer")
+
+
+def test_admin_cannot_grant_owner_or_admin_nor_touch_owners_and_admins(db):
+    world = populate("acme", roles=ALL_ROLES)
+    admin = world.clients[Role.ADMIN]
+    with organization_context(world.organization.pk):
+        other_admin = MembershipFactory(role=Role.ADMIN, user=UserFactory(email="acme-admin2@acme.test"))
+
+    for role in (Role.ADMIN, Role.OWNER):
+        response = _patch_role(admin, world.member, role)
+        assert (response.status_code, response.json()) == (
+            403,
+            _denied("Only owners may grant the owner or admin role."),
+        )
+        response = call(admin, "POST", "/api/v1/invitations/", {"email": "boss@acme.test", "role": role.value})
+        assert (response.status_code, response.json()) == (403, _denied("Only owners may invite owners or admins."))
+    for target in (world.members[Role.OWNER], other_admin):
+        response = _patch_role(admin, target, Role.ANNOTATOR)
+        assert (response.status_code, response.json()) == (403, _denied("Only owners may manage owners and admins."))
+        response = call(admin, "DELETE", f"/api/v1/members/{target.uuid}")
+        assert (response.status_code, response.json()) == (403, _denied("Only owners may manage owners and admins."))
+    assert (
+        _role_of(world, world.member),
+        _role_of(world, world.members[Role.OWNER]),
+        _role_of(world, other_admin),
+    ) == (
+        "annotator",
+        "owner",
+        "admin",
+    )
+    # What an admin may do: move members below admin around.
+    response = _patch_role(admin, world.member, Role.MANAGER)
+    assert (response.status_code, response.json()["role"]) == (200, "manager")
+
+
+@pytest.mark.parametrize("role", ALL_ROLES, ids=[r.value for r in ALL_ROLES])
+def test_nobody_changes_their_own_role(db, role):
+    world = populate("acme", roles=ALL_ROLES)
+    client = world.clients[role]
+    expected = (
+        _denied("You cannot change your own role; ask another owner or admin.")
+        if role.at_least(Role.ADMIN)
+        else _denied("This action needs the admin role or higher.")
+    )
+    for new_role in ALL_ROLES:
+        if new_role is role:
+            continue
+        response = _patch_role(client, world.members[role], new_role)
+        assert (response.status_code, response.json()) == (403, expected), new_role
+    assert _role_of(world, world.members[role]) == role.value
+
+
+def test_last_owner_cannot_leave_or_be_demoted(db):
+    world = populate("acme", roles=(Role.OWNER,))
+    owner = world.clients[Role.OWNER]
+    conflict = {"detail": "An organization must keep at least one owner.", "code": "conflict", "errors": []}
+
+    response = call(owner, "DELETE", f"/api/v1/members/{world.owner.uuid}")
+    assert (response.status_code, response.json()) == (409, conflict)
+    assert _role_of(world, world.owner) == "owner"
+
+    # Two owners: one may demote the other, after which the remaining one is the last.
+    with organization_context(world.organization.pk):
+        second = MembershipFactory(role=Role.OWNER, user=UserFactory(email="acme-owner2@acme.test"))
+        stale_second = Membership.objects.get(pk=second.pk)
+    response = _patch_role(owner, second, Role.ADMIN)
+    assert (response.status_code, response.json()["role"]) == (200, "admin")
+    # The second owner's request raced the demotion and still carries its old owner role: the lock decides.
+    with organization_context(world.organization.pk), pytest.raises(Conflict, match="at least one owner"):
+        services.membership_update_role(actor=stale_second, membership=world.owner, role=Role.ADMIN)
+    with organization_context(world.organization.pk), pytest.raises(Conflict, match="at least one owner"):
+        services.membership_remove(actor=stale_second, membership=world.owner)
+    assert _role_of(world, world.owner) == "owner"
+
+
+def test_owner_may_leave_when_another_owner_remains(db):
+    world = populate("acme", roles=(Role.OWNER,))
+    with organization_context(world.organization.pk):
+        MembershipFactory(role=Role.OWNER, user=UserFactory(email="acme-owner2@acme.test"))
+    response = call(world.clients[Role.OWNER], "DELETE", f"/api/v1/members/{world.owner.uuid}")
+    assert response.status_code == 204
+    with organization_context(world.organization.pk):
+        assert list(Membership.objects.filter(role=Role.OWNER).values_list("user__email", flat=True)) == [
+            "acme-owner2@acme.test"
+        ]
+
+
+def test_token_created_with_a_lower_role_acts_with_that_role(db):
+    world = populate("acme", roles=(Role.OWNER,))
+    response = call(
+        world.clients[Role.OWNER], "POST", "/api/v1/tokens/", {"name": "labelling bot", "role": "annotator"}
+    )
+    assert (response.status_code, response.json()["role"]) == (201, "annotator")
+    bot = bearer_client(response.json()["token"])
+
+    me = call(bot, "GET", "/api/v1/me").json()
+    assert (me["role"], me["token"]) == ("annotator", response.json()["prefix"])
+    assert call(bot, "GET", "/api/v1/members/").status_code == 403
+    assert call(bot, "POST", "/api/v1/projects/", {"name": "x"}).status_code == 403
+    assert call(bot, "PATCH", "/api/v1/organization", {"name": "x"}).status_code == 403
+    assert _patch_role(bot, world.member, Role.REVIEWER).status_code == 403
+    # Nor can it mint itself a way up.
+    response = call(bot, "POST", "/api/v1/tokens/", {"name": "escalate", "role": "owner"})
+    assert (response.status_code, [e["code"] for e in response.json()["errors"]]) == (400, ["role_too_high"])
+    response = call(bot, "POST", "/api/v1/tokens/", {"name": "same level"})
+    assert (response.status_code, response.json()["role"]) == (201, "annotator")
+    # Other members' tokens are out of its sight, as for any annotator.
+    assert call(bot, "DELETE", f"/api/v1/tokens/{world.token.uuid}").status_code == 404
+
+
+def test_owner_token_scoped_to_admin_has_admin_powers_only(db):
+    world = populate("acme", roles=(Role.OWNER,))
+    with organization_context(world.organization.pk):
+        second_owner = MembershipFactory(role=Role.OWNER, user=UserFactory(email="acme-owner2@acme.test"))
+    response = call(world.clients[Role.OWNER], "POST", "/api/v1/tokens/", {"name": "admin bot", "role": "admin"})
+    assert response.status_code == 201
+    bot = bearer_client(response.json()["token"])
+
+    response = _patch_role(bot, world.member, Role.OWNER)
+    assert (response.status_code, response.json()) == (403, _denied("Only owners may grant the owner or admin role."))
+    response = _patch_role(bot, second_owner, Role.ANNOTATOR)
+    assert (response.status_code, response.json()) == (403, _denied("Only owners may manage owners and admins."))
+    response = call(bot, "DELETE", f"/api/v1/members/{second_owner.uuid}")
+    assert (response.status_code, response.json()) == (403, _denied("Only owners may manage owners and admins."))
+    response = call(bot, "POST", "/api/v1/invitations/", {"email": "boss@acme.test", "role": "owner"})
+    assert (response.status_code, response.json()) == (403, _denied("Only owners may invite owners or admins."))
+    assert (_role_of(world, world.member), _role_of(world, second_owner)) == ("annotator", "owner")
+
+
+def test_token_never_acts_above_its_member_after_a_demotion(db):
+    world = populate("acme", roles=(Role.OWNER, Role.ADMIN))
+    admin_token = world.clients[Role.ADMIN]
+    assert call(admin_token, "GET", "/api/v1/members/").status_code == 200
+
+    response = _patch_role(world.clients[Role.OWNER], world.members[Role.ADMIN], Role.ANNOTATOR)
+    assert (response.status_code, response.json()["role"]) == (200, "annotator")
+
+    # The token still says admin; the member no longer is, and the member's role wins.
+    with organization_context(world.organization.pk):
+        world.tokens[Role.ADMIN].refresh_from_db()
+    assert world.tokens[Role.ADMIN].role == "admin"
+    assert call(admin_token, "GET", "/api/v1/me").json()["role"] == "annotator"
+    response = call(admin_token, "GET", "/api/v1/members/")
+    assert (response.status_code, response.json()) == (403, _denied("This action needs the manager role or higher."))
+    assert _patch_role(admin_token, world.member, Role.REVIEWER).status_code == 403
+    response = call(admin_token, "POST", "/api/v1/tokens/", {"name": "fresh", "role": "admin"})
+    assert (response.status_code, [e["code"] for e in response.json()["errors"]]) == (400, ["role_too_high"])
+
+
+def _with_is_staff(body: Any) -> Any:
+    if isinstance(body, list):
+        return [{**item, "is_staff": True} for item in body]
+    return {**body, "is_staff": True}
+
+
+BODY_ROUTES = [r for r in ROUTES if r.mutating and ROLE_MATRIX.get(r.key, Rule(PUBLIC, 0)).body is not None]
+
+
+def test_every_mutating_route_with_a_body_is_probed_for_unknown_fields():
+    without = [r.key for r in ROUTES if r.method in {"POST", "PATCH", "PUT"} and r not in BODY_ROUTES]
+    assert without == []
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=route_ids(BODY_ROUTES))
+def test_no_route_sets_is_staff_unknown_fields_are_refused(db, route):
+    rule = rule_for(route)
+    world = populate("acme", roles=(Role.OWNER,))
+    if rule.minimum == STAFF:
+        client = APIClient()
+        client.force_login(UserFactory(email="ops@platform.test", is_staff=True))
+    elif rule.minimum == PUBLIC:
+        client = APIClient()
+    else:
+        client = world.clients[Role.OWNER]
+    before = without_side_records(snapshot(world.organization.pk))
+    body = _with_is_staff(rule.body)
+    if route.key == "POST /api/v1/invitations/accept":
+        body = {"token": world.invitation_raw, "name": "Ada", "password": STRONG_PASSWORD, "is_staff": True}
+
+    response = call(client, route.method, path_for(route, world), body)
+
+    field = "[0].is_staff" if isinstance(body, list) else "is_staff"
+    assert response.status_code == 400, response.content
+    assert {"field": field, "message": "Unknown field.", "code": "unknown_field"} in response.json()["errors"]
+    assert without_side_records(snapshot(world.organization.pk)) == before
+    assert list(User.objects.filter(is_staff=True).exclude(email="ops@platform.test")) == []

@@ -1,0 +1,78 @@
+"""Pinned query counts of the list endpoints, the same at any number of rows (an N+1 fails here).
+
+Every count includes the fixed cost of a request inside the test's transaction: savepoints, the transaction-local
+tenant and lookup settings, the token lookup and the member's row. Only the list query itself depends on the data.
+"""
+
+import pytest
+
+from tenancy.models import Role
+from tests.conftest import member_client
+from tests.factories import ApiTokenFactory, MembershipFactory, ProjectFactory, TaskFactory
+
+PROJECT_LIST = 16
+TASK_LIST = 17  # one more: the project named in the URL
+MEMBER_LIST = 16
+TOKEN_LIST = 16
+
+
+@pytest.fixture
+def admin(tenant):
+    client, _ = member_client(tenant, Role.ADMIN)
+    # The first request refreshes the token's last_used_at; later ones within the interval do not write.
+    assert client.get("/api/v1/me").status_code == 200
+    return client
+
+
+@pytest.mark.parametrize("rows", [1, 30])
+def test_project_list(admin, django_assert_num_queries, rows):
+    for _ in range(rows):
+        ProjectFactory(created_by=MembershipFactory().user)
+
+    with django_assert_num_queries(PROJECT_LIST):
+        response = admin.get("/api/v1/projects/")
+
+    assert len(response.json()["results"]) == rows
+
+
+@pytest.mark.parametrize("rows", [1, 100])
+def test_task_list_page_of_100(admin, django_assert_num_queries, rows):
+    project = ProjectFactory()
+    TaskFactory.create_batch(rows, project=project)
+
+    with django_assert_num_queries(TASK_LIST):
+        response = admin.get(f"/api/v1/projects/{project.uuid}/tasks/", {"page_size": 100})
+
+    assert len(response.json()["results"]) == rows
+
+
+def test_task_list_with_filters_costs_the_same(admin, django_assert_num_queries):
+    project = ProjectFactory()
+    TaskFactory.create_batch(150, project=project, priority=5)
+
+    with django_assert_num_queries(TASK_LIST):
+        response = admin.get(f"/api/v1/projects/{project.uuid}/tasks/", {"priority_min": 1, "page_size": 100})
+
+    assert len(response.json()["results"]) == 100
+
+
+@pytest.mark.parametrize("rows", [1, 40])
+def test_member_list(admin, django_assert_num_queries, rows):
+    MembershipFactory.create_batch(rows)
+
+    with django_assert_num_queries(MEMBER_LIST):
+        response = admin.get("/api/v1/members/")
+
+    assert len(response.json()["results"]) == rows + 1
+
+
+@pytest.mark.parametrize("rows", [1, 40])
+def test_token_list(admin, django_assert_num_queries, rows):
+    for _ in range(rows):
+        ApiTokenFactory(membership=MembershipFactory(role=Role.MANAGER))
+
+    with django_assert_num_queries(TOKEN_LIST):
+        response = admin.get("/api/v1/tokens/")
+
+    assert len(response.json()["results"]) == rows + 1
+    assert all(item["member"] for item in response.json()["results"])
