@@ -1,0 +1,48 @@
+# Every command a developer, an operator or CI needs; `make` alone lists them.
+# Tools run from .venv/bin, so nothing has to be activated first.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(VENV)/bin
+LOCAL := DJANGO_SETTINGS_MODULE=config.settings.local
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format migrate worker beat bench browsers
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+install: ## Create .venv with the locked dependencies (installs uv first if it is missing)
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --user uv==$(UV_VERSION)
+	$(PYTHON) -m uv sync --frozen
+
+run: install ## Start the embedded platform (SQLite, web + worker + beat) on http://127.0.0.1:8000
+	$(LOCAL) $(BIN)/python manage.py platform_run
+
+test: install ## Run the test suite (PostgreSQL and Redis from DATABASE_URL / REDIS_URL, default 127.0.0.1)
+	$(BIN)/pytest
+
+lint: ## ruff lint, ruff format check and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: ## Apply database migrations (embedded settings unless DJANGO_SETTINGS_MODULE is set)
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/python manage.py migrate
+
+worker: ## Run a Celery worker on its own (for production-like setups)
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config worker --loglevel=INFO
+
+beat: ## Run Celery beat on its own (exactly one per deployment)
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config beat --loglevel=INFO
+
+bench: ## Run the benchmarks and print their table (when bench/ exists)
+	@if [ -d bench ]; then $(BIN)/python -m bench; else echo "No bench/ directory yet."; fi
+
+browsers: ## Install headless Chromium for the browser tests (apt) if /usr/bin/chromium is missing
+	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }
