@@ -18,7 +18,7 @@ install: ## Create .venv with the locked dependencies (installs uv first if it i
 	$(PYTHON) -m uv sync --frozen
 
 run: install ## Start the embedded platform (SQLite, web + worker + beat) on http://127.0.0.1:8000
-	$(LOCAL) $(BIN)/python manage.py platform_run
+	exec env $(LOCAL) $(BIN)/python manage.py platform_run
 
 test: install ## Run the test suite (PostgreSQL and Redis from DATABASE_URL / REDIS_URL, default 127.0.0.1)
 	$(BIN)/pytest
