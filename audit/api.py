@@ -1,18 +1,28 @@
-"""The audit trail, read-only, for owners and admins."""
+"""The audit trail, read-only, for owners and admins: search (keyset pages, newest first) and verifiable exports."""
 
 from typing import Any, ClassVar
 
-import django_filters
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.mixins import ListModelMixin
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.export import audit_export_csv, audit_export_jsonl, export_upper_id
 from audit.models import AuditEvent
-from audit.selectors import audit_event_list
+from audit.query import PARAMETERS, AuditQuery, query_from_params
+from audit.selectors import audit_event_search
+from audit.services import audit_record
 from tenancy.api.base import OrganizationAPIView
+from tenancy.context import current_organization_id
+from tenancy.errors import FieldError, InvalidInput
 from tenancy.models import Role
+
+EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 
 class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
@@ -40,34 +50,115 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
         read_only_fields = fields
 
 
-class AuditEventFilter(django_filters.FilterSet):
-    action = django_filters.CharFilter()
-    category = django_filters.CharFilter()
-    outcome = django_filters.ChoiceFilter(choices=AuditEvent._meta.get_field("outcome").choices)
-    target_id = django_filters.CharFilter()
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+class NewestFirstCursorPagination(CursorPagination):
+    """Keyset pages by event id, newest first: `WHERE id < cursor ORDER BY id DESC LIMIT n`, never a count."""
 
-    class Meta:
-        model = AuditEvent
-        fields = ["action", "category", "outcome", "target_id", "occurred_after", "occurred_before"]
-
-
-class SequenceCursorPagination(CursorPagination):
-    ordering = "sequence"
+    ordering = "-id"
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
 
 
+_FILTER_HELP = {
+    "q": "Search string: `actor:alice action:export.* created:>2026-11-01 outcome:denied target:<id> "
+    "category:data_access project:<id> token:<prefix>` and free words (see docs/audit.md).",
+    "actor": "An actor's e-mail, or its local part.",
+    "token": "An API token prefix.",
+    "action": "An action (`project.update`), or a prefix ending in `*` (`export.*`).",
+    "category": "An action category, e.g. `data_access`.",
+    "target": "A target id, a target type (`projects.task`), or `type:id`. A task id also finds task lists that "
+    "showed it.",
+    "project": "A project id: events on the project, or whose metadata names it.",
+    "outcome": "success, denied or failure.",
+    "since": "From this date or ISO time on (inclusive).",
+    "until": "Up to and including this date, or before this ISO time.",
+}
+FILTER_PARAMETERS = [
+    OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=_FILTER_HELP[name])
+    for name in ("q", *PARAMETERS)
+]
+
+
+def _request_query(request: Request) -> AuditQuery:
+    return query_from_params({k: str(v) for k, v in request.query_params.items() if k in ("q", *PARAMETERS)})
+
+
+@extend_schema(parameters=FILTER_PARAMETERS)
 class AuditEventListView(ListModelMixin, OrganizationAPIView):
+    """Search the organization's audit trail, newest first."""
+
     serializer_class = AuditEventSerializer
-    filterset_class = AuditEventFilter
-    pagination_class = SequenceCursorPagination
+    pagination_class = NewestFirstCursorPagination
+    filter_backends = ()  # the query language filters; no django-filter parameters on these routes
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ADMIN}
 
     def get_queryset(self) -> Any:
-        return AuditEvent.objects.unscoped().none() if self.generating_schema else audit_event_list()
+        if self.generating_schema:
+            return AuditEvent.objects.unscoped().none()
+        return audit_event_search(_request_query(self.request))
 
     def get(self, request: Request) -> Response:
         return self.list(request)
+
+
+class IgnoreFormatNegotiation(DefaultContentNegotiation):
+    """`?format=` names the export's file format here, not one of DRF's renderers."""
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+class AuditEventExportView(OrganizationAPIView):
+    """Download the matching events as JSONL (with seals and signed checkpoints, verifiable offline) or CSV."""
+
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ADMIN}
+    content_negotiation_class = IgnoreFormatNegotiation
+    filter_backends = ()  # the query language filters; no django-filter parameters on these routes
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=list(EXPORT_FORMATS), default="jsonl"
+            ),
+            *FILTER_PARAMETERS,
+        ],
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="JSONL export"),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV export"),
+        },
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        export_format = request.query_params.get("format") or "jsonl"
+        if export_format not in EXPORT_FORMATS:
+            raise InvalidInput(
+                "Unknown export format.",
+                errors=[FieldError("format", f"{export_format!r} is not one of {', '.join(EXPORT_FORMATS)}.")],
+            )
+        query = _request_query(request)
+        upper_id = export_upper_id()
+        filters = {k: str(v) for k, v in request.query_params.items() if k in ("q", *PARAMETERS)}
+        if "token" in filters:
+            filters["token_prefix"] = filters.pop("token")
+        # Recorded before the body streams, in the request's transaction: a download that starts is on record.
+        audit_record(
+            action="audit.export", metadata={"format": export_format, "filters": filters, "through_id": upper_id}
+        )
+        organization_id = current_organization_id()
+        organization_uuid = str(self.organization.uuid)
+        if export_format == "csv":
+            body = audit_export_csv(
+                organization_id=organization_id, organization_uuid=organization_uuid, query=query, upper_id=upper_id
+            )
+        else:
+            body = audit_export_jsonl(
+                organization_id=organization_id,
+                organization_uuid=organization_uuid,
+                query=query,
+                upper_id=upper_id,
+                query_text=request.query_params.urlencode(),
+            )
+        response = StreamingHttpResponse(body, content_type=EXPORT_FORMATS[export_format])
+        stamp = upper_id
+        response["Content-Disposition"] = f'attachment; filename="audit-{organization_uuid}-{stamp}.{export_format}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -1,4 +1,6 @@
-"""The audit trail: append-only events, numbered per organization without gaps."""
+"""The audit trail: append-only events, numbered without gaps per organization and category, sealed into signed
+checkpoints over a hash chain (one chain per organization and category, so each category can keep its own
+retention)."""
 
 from typing import ClassVar
 
@@ -49,12 +51,24 @@ class AuditEvent(TenantOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organization", "sequence"], name="audit_event_unique_sequence"),
+            models.UniqueConstraint(
+                fields=["organization", "category", "sequence"], name="audit_event_unique_sequence"
+            ),
         ]
+        # Search lists newest first by id: each filter has an (organization, <column>, id) index, so a page is a
+        # backward index range scan that stops after one page, at any size of trail (bench/audit_list.py).
         indexes = [
-            models.Index(fields=["organization", "occurred_at"], name="audit_event_org_time"),
-            models.Index(fields=["organization", "target_type", "target_id"], name="audit_event_org_target"),
-            models.Index(fields=["organization", "action"], name="audit_event_org_action"),
+            models.Index(fields=["organization", "id"], name="audit_event_org_id"),
+            models.Index(fields=["organization", "occurred_at", "id"], name="audit_event_org_time_id"),
+            models.Index(fields=["organization", "category", "id"], name="audit_event_org_category_id"),
+            models.Index(fields=["organization", "action", "id"], name="audit_event_org_action_id"),
+            models.Index(fields=["organization", "actor_label", "id"], name="audit_event_org_actor_id"),
+            models.Index(fields=["organization", "target_id", "id"], name="audit_event_org_target_id"),
+            models.Index(fields=["organization", "target_type", "id"], name="audit_event_org_ttype_id"),
+            models.Index(fields=["organization", "outcome", "id"], name="audit_event_org_outcome_id"),
+            # Two more, on metadata (PostgreSQL only, so created in migration 0003 rather than here):
+            # (organization, metadata->'project', id) for `project:`, and a GIN index on metadata->'task_ids'
+            # for "who saw task X" through task lists.
         ]
 
     def __str__(self) -> str:
@@ -62,7 +76,7 @@ class AuditEvent(TenantOwned):
 
 
 class AuditSequence(TenantOwned):
-    """The last sequence number given out in an organization.
+    """The last sequence number given out in one category of an organization.
 
     The counter row is locked from the moment an event is numbered until its transaction ends, so numbers are
     gapless and commit in order; services record their event last to keep that window short.
@@ -70,11 +84,80 @@ class AuditSequence(TenantOwned):
 
     objects: ClassVar[TenantManager["AuditSequence"]] = TenantManager()  # type: ignore[assignment]
 
+    category = models.CharField(max_length=32)
     last_value = models.BigIntegerField(default=0)
 
     app_role_grants: ClassVar[tuple[str, ...]] = ("SELECT", "INSERT", "UPDATE")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organization"], name="audit_sequence_one_per_org"),
+            models.UniqueConstraint(fields=["organization", "category"], name="audit_sequence_one_per_category"),
         ]
+
+
+class AuditSeal(TenantOwned):
+    """The chain hash of one event, written once by the sealer; it lets verification name the altered event."""
+
+    objects: ClassVar[TenantManager["AuditSeal"]] = TenantManager()  # type: ignore[assignment]
+
+    category = models.CharField(max_length=32)
+    sequence = models.BigIntegerField()
+    event_hash = models.CharField(max_length=64)
+
+    app_role_grants: ClassVar[tuple[str, ...]] = ("SELECT", "INSERT")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "category", "sequence"], name="audit_seal_unique"),
+        ]
+
+
+class AuditCheckpoint(TenantOwned):
+    """A signed statement: events first..last of a category chain hash to `head`, following `prev_head`."""
+
+    objects: ClassVar[TenantManager["AuditCheckpoint"]] = TenantManager()  # type: ignore[assignment]
+
+    category = models.CharField(max_length=32)
+    first_sequence = models.BigIntegerField()
+    last_sequence = models.BigIntegerField()
+    prev_head = models.CharField(max_length=64)
+    head = models.CharField(max_length=64)
+    previous_digest = models.CharField(max_length=64, blank=True)
+    digest = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=128)
+
+    app_role_grants: ClassVar[tuple[str, ...]] = ("SELECT", "INSERT")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "category", "last_sequence"], name="audit_checkpoint_unique_end"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "category", "first_sequence"], name="audit_cp_org_cat_first")]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.first_sequence}..{self.last_sequence}"
+
+
+class AuditStreamCursor(TenantOwned):
+    """How far one category of an organization has been delivered to its SIEM: advanced only after an ack."""
+
+    objects: ClassVar[TenantManager["AuditStreamCursor"]] = TenantManager()  # type: ignore[assignment]
+
+    category = models.CharField(max_length=32)
+    last_sequence = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Streamers create and advance cursors; nothing deletes one (a lost cursor would only cause a resend).
+    app_role_grants: ClassVar[tuple[str, ...]] = ("SELECT", "INSERT", "UPDATE")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "category"], name="audit_stream_cursor_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} through #{self.last_sequence}"

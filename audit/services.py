@@ -2,6 +2,9 @@
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import connection, transaction
@@ -40,14 +43,27 @@ def redact(value: Any) -> Any:
     return value
 
 
-def _next_sequence(organization_id: int) -> int:
+# Benchmarks only: measures what recording costs. Deliberately not a setting, so no deployment can turn it off.
+_recording_disabled: ContextVar[bool] = ContextVar("audit_recording_disabled", default=False)
+
+
+@contextmanager
+def audit_recording_disabled_for_benchmark() -> Iterator[None]:
+    token = _recording_disabled.set(True)
+    try:
+        yield
+    finally:
+        _recording_disabled.reset(token)
+
+
+def _next_sequence(organization_id: int, category: str) -> int:
     table = AuditSequence._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (organization_id, last_value) VALUES (%s, 1) "  # noqa: S608 - table name is ours
-            f"ON CONFLICT (organization_id) DO UPDATE SET last_value = {table}.last_value + 1 "
+            f"INSERT INTO {table} (organization_id, category, last_value) VALUES (%s, %s, 1) "  # noqa: S608
+            f"ON CONFLICT (organization_id, category) DO UPDATE SET last_value = {table}.last_value + 1 "
             "RETURNING last_value",
-            [organization_id],
+            [organization_id, category],
         )
         row = cursor.fetchone()
     assert row is not None
@@ -72,6 +88,8 @@ def audit_record(
     if not category or not verb:
         raise ValueError(f"audit action must be 'category.verb', got {action!r}")
     organization_id = current_organization_id()
+    if _recording_disabled.get():
+        return AuditEvent(organization_id=organization_id, action=action, category=category)
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(getattr(target, "uuid", None) or target.pk)
@@ -79,7 +97,7 @@ def audit_record(
     with transaction.atomic():
         event = AuditEvent(
             organization_id=organization_id,
-            sequence=_next_sequence(organization_id),
+            sequence=_next_sequence(organization_id, category),
             action=action,
             category=category,
             outcome=outcome,

@@ -2,11 +2,12 @@
 
 import sys
 
-from bench import bulk_tasks
+from bench import audit_list, bulk_tasks
 
 
 def main() -> int:
-    return bulk_tasks.main(["--tasks", "10000", "--repeat", "5"])
+    status = bulk_tasks.main(["--tasks", "10000", "--repeat", "5"])
+    return status or audit_list.main(["--events", "10000000", "--repeat", "20"])
 
 
 if __name__ == "__main__":

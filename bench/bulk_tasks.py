@@ -35,13 +35,14 @@ def setup_django(database: str) -> None:
 
 
 def prepare_database(database: str) -> None:
+    """A fresh database every run: numbers never depend on what an earlier run or schema left behind."""
     from django.core.management import call_command
     from django.db import connection
 
+    connection.close()
     with connection._nodb_cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database])
-        if cursor.fetchone() is None:
-            cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(database)}")
+        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(database)} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(database)}")
     call_command("migrate", verbosity=0)
 
 

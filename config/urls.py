@@ -20,4 +20,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include((api_v1, "api"))),
     path("", include("tenancy.ui_urls")),
+    path("", include("audit.ui_urls")),
 ]

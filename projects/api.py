@@ -9,6 +9,7 @@ from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.services import audit_record
 from projects import selectors, services
 from projects import serializers as s
 from projects.filters import TaskFilter
@@ -75,13 +76,29 @@ class TaskListView(ListModelMixin, ProjectAccessMixin):
     filterset_class = TaskFilter
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER, "POST": Role.MANAGER}
 
+    project: Project
+    served: list[Task]
+
     def get_queryset(self) -> Any:
         if self.generating_schema:
             return Task.objects.unscoped().none()
-        return selectors.task_list(project=self.get_project(self.kwargs["project_id"]))
+        self.project = self.get_project(self.kwargs["project_id"])
+        return selectors.task_list(project=self.project)
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        page = super().paginate_queryset(queryset)
+        self.served = list(page) if page is not None else []
+        return page
 
     def get(self, request: Request, project_id: str) -> Response:
-        return self.list(request)
+        response = self.list(request)
+        # A read of task data is on record: which tasks this page showed, so "who saw task X" finds lists too.
+        audit_record(
+            action="data_access.task_list",
+            target=self.project,
+            metadata={"count": len(self.served), "task_ids": [str(task.uuid) for task in self.served]},
+        )
+        return response
 
     @extend_schema(
         request=s.TaskInputSerializer(many=True),
@@ -107,4 +124,6 @@ class TaskDetailView(ProjectAccessMixin):
 
     def get(self, request: Request, project_id: str, task_id: str) -> Response:
         project = self.get_project(project_id)
-        return Response(s.TaskSerializer(self.get_by_uuid(selectors.task_list(project=project), task_id)).data)
+        task = self.get_by_uuid(selectors.task_list(project=project), task_id)
+        audit_record(action="data_access.task_view", target=task, metadata={"project": str(project.uuid)})
+        return Response(s.TaskSerializer(task).data)

@@ -62,6 +62,17 @@ def organization_update(
     if not actor.role_enum.at_least(Role.ADMIN):
         raise NotAllowed("Only owners and admins may change the organization.")
     before = {"name": organization.name, "settings": organization.settings}
+    if settings is not None and settings.get("audit_stream") != (organization.settings or {}).get("audit_stream"):
+        # Where the audit trail leaves the platform is the owner's call, and the destination must pass the SSRF
+        # checks; imported here because audit.streaming itself builds on tenancy.
+        from audit.streaming import audit_stream_config_clean
+
+        if actor.role_enum != Role.OWNER:
+            raise NotAllowed("Only owners may change where the audit trail is streamed.")
+        stream = audit_stream_config_clean(settings.get("audit_stream"))
+        settings = {k: v for k, v in settings.items() if k != "audit_stream"}
+        if stream is not None:
+            settings["audit_stream"] = stream
     if name is not None:
         organization.name = name
     if settings is not None:

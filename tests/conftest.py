@@ -1,10 +1,12 @@
 """Suite-wide fixtures: the database as the app role, API clients per member, and the factories."""
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
 from pytest_factoryboy import register
@@ -95,6 +97,17 @@ def _patch_flush_as_owner() -> None:
 
     execute_sql_flush._as_owner = True  # type: ignore[attr-defined]
     ops_class.execute_sql_flush = execute_sql_flush
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own() -> Iterator[None]:
+    """Each test gets its own cache keys, so throttle counters and cached values never carry from one test (or
+    one concurrent suite run) into another; the keys expire on their own."""
+    cache = caches["default"]
+    original = cache.key_prefix
+    cache.key_prefix = f"{original}-{uuid.uuid4().hex[:12]}"
+    yield
+    cache.key_prefix = original
 
 
 @pytest.fixture

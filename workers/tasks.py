@@ -5,6 +5,10 @@ from datetime import timedelta
 
 from django.core.mail import send_mail
 
+from audit.models import AuditCheckpoint
+from audit.sealing import audit_seal
+from audit.storage import checkpoint_export
+from audit.streaming import audit_stream_organization, organizations_to_stream
 from tenancy import credentials
 from tenancy.models import Invitation, Organization
 from tenancy.services import invitation_accept_url, invitations_purge
@@ -14,6 +18,43 @@ from workers.enqueue import enqueue_on_commit
 logger = logging.getLogger(__name__)
 
 INVITATION_RETENTION = timedelta(days=30)
+
+
+@tenant_task("audit.seal", soft_time_limit=600)
+def audit_seal_one() -> int:
+    """Seal the organization's new events; safe to run twice at once (the second skips each locked chain)."""
+    return audit_seal().events
+
+
+@tenant_task("audit.checkpoint_export")
+def audit_checkpoint_export(checkpoint_id: int) -> str:
+    """Copy one new checkpoint to the checkpoint bucket (enqueued by the sealer when a bucket is configured)."""
+    checkpoint = AuditCheckpoint.objects.select_related("organization").get(pk=checkpoint_id)
+    return checkpoint_export(organization=checkpoint.organization, checkpoint=checkpoint)
+
+
+@platform_task("audit.seal_all")
+def audit_seal_all() -> None:
+    """Beat: one sealing task per organization, each in its own tenant."""
+    # Platform scope: Organization is the tenant registry itself, not a tenant-owned table.
+    for organization_id in Organization.objects.values_list("pk", flat=True):
+        enqueue_on_commit("audit.seal", organization_id)
+
+
+# A platform task although it acts for one organization: the streamer enters the tenant once per batch, so each
+# acknowledged batch commits its cursor at once; tenant_task would hold one transaction (and resend everything on
+# a late failure) for the whole run. The organization id still arrives explicitly, never inherited.
+@platform_task("audit.stream", soft_time_limit=600)
+def audit_stream_one(organization_id: int) -> int:
+    """Deliver up to 200 batches of the organization's new events to its SIEM; the next run continues."""
+    return audit_stream_organization(organization_id=organization_id, max_batches=200).events
+
+
+@platform_task("audit.stream_all")
+def audit_stream_all() -> None:
+    """Beat: one streaming task per organization that has a destination."""
+    for organization_id in organizations_to_stream():
+        enqueue_on_commit("audit.stream", organization_id)
 
 
 @tenant_task("tenancy.invitation_send")

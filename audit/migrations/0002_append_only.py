@@ -1,46 +1,56 @@
-"""Audit events are append-only in the database itself, whoever connects."""
+"""Audit events, seals and checkpoints are append-only in the database itself, whoever connects."""
 
 from django.db import migrations
 
 from tenancy.migration_ops import EnableTenantRLS
 
+APPEND_ONLY_TABLES = ("audit_auditevent", "audit_auditseal", "audit_auditcheckpoint")
+
+# Retention is the one sanctioned delete: the owner-only audit_expire() function sets this transaction-local flag.
+# The app role has no DELETE privilege at all, so the flag matters only to the owner, and only inside that function.
 POSTGRES_FORWARD = [
     """
     CREATE OR REPLACE FUNCTION audit_event_refuse_change() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        RAISE EXCEPTION 'audit events are append-only: % refused', TG_OP
+        IF TG_OP = 'DELETE' AND current_setting('app.audit_expiring', true) = 'on' THEN
+            RETURN OLD;
+        END IF;
+        RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
             USING ERRCODE = 'insufficient_privilege';
     END
     $$
     """,
-    """
-    CREATE TRIGGER audit_event_no_update_delete BEFORE UPDATE OR DELETE ON audit_auditevent
-    FOR EACH ROW EXECUTE FUNCTION audit_event_refuse_change()
-    """,
-    """
-    CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_auditevent
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_event_refuse_change()
-    """,
+    *[
+        statement
+        for table in APPEND_ONLY_TABLES
+        for statement in (
+            f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION audit_event_refuse_change()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_event_refuse_change()",
+        )
+    ],
 ]
 POSTGRES_BACKWARD = [
-    "DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_auditevent",
-    "DROP TRIGGER IF EXISTS audit_event_no_update_delete ON audit_auditevent",
+    *[
+        statement
+        for table in APPEND_ONLY_TABLES
+        for statement in (
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}",
+        )
+    ],
     "DROP FUNCTION IF EXISTS audit_event_refuse_change()",
 ]
 SQLITE_FORWARD = [
-    """
-    CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_auditevent
-    BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END
-    """,
-    """
-    CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_auditevent
-    BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END
-    """,
+    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
+    for table in APPEND_ONLY_TABLES
+    for op in ("UPDATE", "DELETE")
 ]
 SQLITE_BACKWARD = [
-    "DROP TRIGGER IF EXISTS audit_event_no_update",
-    "DROP TRIGGER IF EXISTS audit_event_no_delete",
+    f"DROP TRIGGER IF EXISTS {table}_no_{op.lower()}" for table in APPEND_ONLY_TABLES for op in ("UPDATE", "DELETE")
 ]
 
 
@@ -63,4 +73,6 @@ class Migration(migrations.Migration):
         migrations.RunPython(forward, backward),
         EnableTenantRLS("auditevent"),
         EnableTenantRLS("auditsequence"),
+        EnableTenantRLS("auditseal"),
+        EnableTenantRLS("auditcheckpoint"),
     ]

@@ -196,6 +196,39 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
+# --- audit trail ---
+# The Ed25519 key that signs checkpoints: PEM, or base64 of the 32-byte seed. Or a file holding either.
+AUDIT_SIGNING_KEY = env("AUDIT_SIGNING_KEY", default="")
+AUDIT_SIGNING_KEY_FILE = env("AUDIT_SIGNING_KEY_FILE", default="")
+# Public keys (PEM) of keys rotated out, still trusted for the checkpoints they signed.
+AUDIT_RETIRED_PUBLIC_KEYS = env.list("AUDIT_RETIRED_PUBLIC_KEYS", default=[])
+AUDIT_SEAL_INTERVAL_SECONDS = env.int("AUDIT_SEAL_INTERVAL_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.seal_all", "schedule": float(AUDIT_SEAL_INTERVAL_SECONDS)}
+# A copy of each new checkpoint in an S3 bucket (off when no bucket is named), optionally under Object Lock.
+AUDIT_CHECKPOINT_BUCKET = env("AUDIT_CHECKPOINT_BUCKET", default="")
+AUDIT_CHECKPOINT_PREFIX = env("AUDIT_CHECKPOINT_PREFIX", default="audit-checkpoints")
+AUDIT_CHECKPOINT_S3_ENDPOINT_URL = env("AUDIT_CHECKPOINT_S3_ENDPOINT_URL", default="")
+AUDIT_CHECKPOINT_S3_REGION = env("AUDIT_CHECKPOINT_S3_REGION", default="")
+AUDIT_CHECKPOINT_S3_ACCESS_KEY_ID = env("AUDIT_CHECKPOINT_S3_ACCESS_KEY_ID", default="")
+AUDIT_CHECKPOINT_S3_SECRET_ACCESS_KEY = env("AUDIT_CHECKPOINT_S3_SECRET_ACCESS_KEY", default="")
+AUDIT_CHECKPOINT_OBJECT_LOCK_DAYS = env.int("AUDIT_CHECKPOINT_OBJECT_LOCK_DAYS", default=0)
+
+# --- outbound connections (SIEM streaming, webhooks), all through tenancy/outbound.py ---
+# Non-public networks (CIDR) the platform may still reach, e.g. an internal SIEM; empty refuses all of them.
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=10.0)
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
+
+# --- audit streaming to a SIEM, and retention ---
+# Operator-wide destination for organizations without their own: https://..., http://... or syslog+tcp://host:port.
+AUDIT_STREAM_URL = env("AUDIT_STREAM_URL", default="")
+AUDIT_STREAM_TOKEN = env("AUDIT_STREAM_TOKEN", default="")
+AUDIT_STREAM_BATCH_SIZE = env.int("AUDIT_STREAM_BATCH_SIZE", default=500)
+AUDIT_STREAM_INTERVAL_SECONDS = env.int("AUDIT_STREAM_INTERVAL_SECONDS", default=30)
+CELERY_BEAT_SCHEDULE["audit-stream"] = {"task": "audit.stream_all", "schedule": float(AUDIT_STREAM_INTERVAL_SECONDS)}
+# Days each audit category is kept ("data_access=365,default=2555"); 0 or unset keeps it forever.
+AUDIT_RETENTION_DAYS = env.dict("AUDIT_RETENTION_DAYS", default={})
+
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

@@ -21,6 +21,8 @@ def _persisted_secret_key() -> str:
 
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="") or _persisted_secret_key()
+# Generated on first start beside the database, never inside it (see audit.signing).
+AUDIT_SIGNING_KEY_FILE = env("AUDIT_SIGNING_KEY_FILE", default=str(DATA_DIR / "audit_signing_key"))
 
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'annotate.sqlite3'}"),

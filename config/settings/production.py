@@ -27,6 +27,12 @@ if not env("DATABASE_URL", default=""):
         "DATABASE_URL must be set in production, as the app role (DATABASE_APP_ROLE), never as a superuser."
     )
 
+if not (env("AUDIT_SIGNING_KEY", default="") or env("AUDIT_SIGNING_KEY_FILE", default="")):
+    raise ImproperlyConfigured(
+        "AUDIT_SIGNING_KEY (or AUDIT_SIGNING_KEY_FILE) must hold the Ed25519 key that signs audit checkpoints "
+        "(generate one with: python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')."
+    )
+
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     # Only behind a proxy that strips and sets this header itself; otherwise a client could claim HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -5,6 +5,8 @@ from .base import env
 
 SECRET_KEY = "test-only-key-that-is-never-used-outside-the-suite-0123456789abcdef"  # noqa: S105
 DEBUG = False
+# A fixed test-only signing seed, so checkpoints signed by one test process verify in another.
+AUDIT_SIGNING_KEY = "dGVzdC1vbmx5LWF1ZGl0LXNpZ25pbmctc2VlZC0zMmI="
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 # Fast hashing: the suite creates many users; production keeps Django's default.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

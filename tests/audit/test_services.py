@@ -1,4 +1,4 @@
-"""audit_record: secrets redacted, a gapless sequence per organization, and never without a tenant."""
+"""audit_record: secrets redacted, a gapless sequence per organization and category, never without a tenant."""
 
 import pytest
 from django.db import transaction
@@ -102,13 +102,22 @@ def test_a_rolled_back_event_leaves_no_gap(tenant):
     assert list(AuditEvent.objects.order_by("sequence").values_list("action", flat=True)) == ["test.kept"] * 2
 
 
-def test_a_denied_event_takes_the_next_number(tenant):
-    audit_record(action="test.first")
+def test_a_denied_event_takes_the_next_number_of_its_category(tenant):
+    audit_record(action="access.first")
+    audit_record(action="test.other")
 
     audit_record_denied(organization_id=tenant.pk, action="access.forbidden", metadata={"path": "/x"})
 
     event = AuditEvent.objects.get(action="access.forbidden")
     assert (event.sequence, event.outcome, event.category) == (2, "denied", "access")
+
+
+def test_each_category_counts_on_its_own(tenant):
+    for action in ("project.create", "task.bulk_create", "project.update", "member.add", "project.delete"):
+        audit_record(action=action)
+
+    numbered = AuditEvent.objects.order_by("id").values_list("category", "sequence")
+    assert list(numbered) == [("project", 1), ("task", 1), ("project", 2), ("member", 1), ("project", 3)]
 
 
 # --- shape and context ---

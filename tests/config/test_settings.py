@@ -66,6 +66,7 @@ def production_env(tmp_path) -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "annotate.example.org",
         "DATABASE_URL": "postgres://annotate_app:unused@127.0.0.1:5432/annotate",
         "ANNOTATE_DATA_DIR": str(tmp_path / "data"),
+        "AUDIT_SIGNING_KEY": "cHJvZHVjdGlvbi10ZXN0LXNpZ25pbmctc2VlZC0zMmI=",
     }
 
 

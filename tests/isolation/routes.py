@@ -5,6 +5,7 @@ there until someone states what it must do.
 """
 
 import ipaddress
+import json
 import re
 import secrets
 from collections.abc import Iterator
@@ -16,9 +17,12 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
+from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from audit.sealing import audit_seal
+from audit.streaming import stream_cursor_lock
 from projects import services as project_services
 from projects.models import Task
 from tenancy import services as tenancy_services
@@ -141,9 +145,18 @@ def call(client: APIClient, method: str, path: str, body: Any = None, **extra: A
     """One API request as JSON, from an address of its own."""
     extra.setdefault("REMOTE_ADDR", fresh_ip())
     handler = getattr(client, method.lower())
-    if body is None:
-        return handler(path, **extra)
-    return handler(path, body, format="json", **extra)
+    response = handler(path, **extra) if body is None else handler(path, body, format="json", **extra)
+    if getattr(response, "streaming", False):
+        # Read a streamed body (audit export) now, while the test's tenant context and data are as the call saw
+        # them, and let the matrices inspect `.content` like any other response's.
+        materialized = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
+        for header, value in response.items():
+            materialized[header] = value
+        lines = materialized.content.decode().splitlines()
+        # JSON Lines read as the list of their objects.
+        materialized.json = lambda: [json.loads(line) for line in lines]  # type: ignore[attr-defined]
+        return materialized
+    return response
 
 
 def bearer_client(raw: str) -> APIClient:
@@ -198,6 +211,10 @@ def populate(prefix: str, *, roles: tuple[Role, ...] = (Role.OWNER,)) -> SimpleN
         )
         world.invitation = issued.invitation
         world.invitation_raw = issued.accept_url.rsplit("/", 1)[1]
+        # Seal what is there so far, so the seal and checkpoint tables hold rows of this tenant too.
+        audit_seal()
+        # A SIEM delivery cursor, so the stream cursor table holds a row of this tenant too.
+        stream_cursor_lock(organization.pk, "project")
     return world
 
 

@@ -48,6 +48,11 @@ class Rule:
 
 ROLE_MATRIX: dict[str, Rule] = {
     "GET /api/v1/audit/events/": Rule(Role.ADMIN, 200),
+    "GET /api/v1/audit/events/export": Rule(Role.ADMIN, 200),
+    "GET /api/v1/audit/checkpoints/": Rule(Role.ADMIN, 200),
+    "GET /api/v1/audit/public-key": Rule(PUBLIC, 200),
+    "POST /api/v1/audit/seal": Rule(Role.ADMIN, 200, {}),
+    "POST /api/v1/audit/verify": Rule(Role.ADMIN, 200, {}),
     "GET /api/v1/invitations/": Rule(Role.ADMIN, 200),
     "POST /api/v1/invitations/": Rule(Role.ADMIN, 201, {"email": "newcomer@acme.test", "role": "annotator"}),
     # A wrong secret is a 400 for everybody: the route is open, the secret is what authorises.

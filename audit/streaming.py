@@ -1,0 +1,378 @@
+"""Streaming the audit trail to an organization's SIEM: JSON lines over HTTP(S), or RFC 5424 syslog over TCP.
+
+Delivery is at least once. Each (organization, category) has a cursor, the last sequence the receiver acknowledged
+(HTTP 2xx, or the TCP write completed). A batch is read after the cursor, sent, and the cursor advanced in the same
+short transaction that locked it; a crash anywhere before that commit leaves the cursor where it was, so the batch is
+sent again on restart (duplicates possible, never a gap). Sequences of a category commit in order, so "everything
+after the cursor" is always a contiguous run. Receivers deduplicate by `event_id`, which is stable across resends.
+
+Destinations are vetted by tenancy.outbound on every delivery (and when configured), never trusted from storage.
+"""
+
+import base64
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import connection, transaction
+
+from audit.models import AuditEvent, AuditSequence, AuditStreamCursor
+from audit.sealing import EVENT_COLUMNS, event_document
+from audit.services import audit_record
+from audit.verification import expired_through
+from tenancy import outbound
+from tenancy.context import organization_context
+from tenancy.errors import FieldError, InvalidInput, NotAllowed
+from tenancy.models import Membership, Organization, Role
+
+logger = logging.getLogger(__name__)
+
+CONFIG_KEY = "audit_stream"
+KINDS = ("http", "syslog")
+FRAMINGS = ("octet", "newline")
+SYSLOG_FACILITY_AUDIT = 13  # "log audit" (RFC 5424, table 1)
+_SEVERITY = {"success": 6, "denied": 4, "failure": 3}  # informational, warning, error
+_PRINTABLE = re.compile(r"[^\x21-\x7e]")
+
+
+# --- settings (typed accessors) ---
+
+
+def batch_size() -> int:
+    return max(1, int(getattr(settings, "AUDIT_STREAM_BATCH_SIZE", 500)))
+
+
+def default_url() -> str:
+    return str(getattr(settings, "AUDIT_STREAM_URL", "") or "")
+
+
+def default_token() -> str:
+    return str(getattr(settings, "AUDIT_STREAM_TOKEN", "") or "")
+
+
+# --- destinations ---
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one organization's events go."""
+
+    kind: str  # http | syslog
+    url: str = ""
+    token: str = field(default="", repr=False)
+    host: str = ""
+    port: int = 0
+    framing: str = "octet"
+    tls: bool = False
+
+
+def _token_cipher() -> Fernet:
+    # A key of its own, derived from SECRET_KEY: the organization's settings (readable by its members through the
+    # API) only ever hold the token encrypted.
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"annotate.audit-stream-token").derive(
+        settings.SECRET_KEY.encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _seal_token(token: str) -> str:
+    return _token_cipher().encrypt(token.encode()).decode()
+
+
+def _unseal_token(sealed: str) -> str:
+    try:
+        return _token_cipher().decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        # SECRET_KEY rotated: stream without the header rather than not at all; the receiver will say 401.
+        logger.warning("audit.stream_token_unreadable")
+        return ""
+
+
+def _invalid(field_name: str, message: str) -> InvalidInput:
+    return InvalidInput(
+        "The audit stream configuration is invalid.", errors=[FieldError(f"{CONFIG_KEY}.{field_name}", message)]
+    )
+
+
+def _syslog_from_url(url: str) -> Destination:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 0
+    except ValueError as exc:
+        raise _invalid("url", "The port is not a number.") from exc
+    return Destination(kind="syslog", host=parts.hostname or "", port=port, tls=parts.scheme == "syslog+tls")
+
+
+def default_destination() -> Destination | None:
+    """The operator-wide destination (AUDIT_STREAM_URL), for organizations that configure none."""
+    url = default_url()
+    if not url:
+        return None
+    if url.startswith(("syslog+tcp://", "syslog+tls://")):
+        return _syslog_from_url(url)
+    return Destination(kind="http", url=url, token=default_token())
+
+
+def audit_stream_config_clean(raw: Any) -> dict[str, Any] | None:
+    """Validate an organization's stream configuration and return it as stored (a plain token gets encrypted).
+
+    The destination is resolved and vetted now, so a refused address is a 400 at configuration time; delivery vets
+    it again each time, since DNS answers change.
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _invalid("kind", "Expected an object with a 'kind' of http or syslog, or null to stop streaming.")
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise _invalid("kind", "Must be 'http' or 'syslog'.")
+    known = {"kind", "enabled"} | (
+        {"url", "token", "token_sealed"} if kind == "http" else {"host", "port", "framing", "tls"}
+    )
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise _invalid(unknown[0], "Unknown field.")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise _invalid("enabled", "Must be true or false.")
+    cleaned: dict[str, Any] = {"kind": kind, "enabled": enabled}
+    try:
+        if kind == "http":
+            url = raw.get("url")
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+                raise _invalid("url", "Must be an http:// or https:// URL.")
+            target = outbound._parse(url)
+            outbound.resolve(target.host, target.port)
+            cleaned["url"] = url
+            token, sealed = raw.get("token"), raw.get("token_sealed")
+            if token is not None:
+                if not isinstance(token, str) or not token or len(token) > 4096:
+                    raise _invalid("token", "Must be a non-empty string.")
+                cleaned["token_sealed"] = _seal_token(token)
+            elif sealed is not None:
+                if not isinstance(sealed, str):
+                    raise _invalid("token_sealed", "Must be a string.")
+                cleaned["token_sealed"] = sealed  # the stored value echoed back unchanged
+        else:
+            host, port = raw.get("host"), raw.get("port")
+            if not isinstance(host, str) or not host or len(host) > 253:
+                raise _invalid("host", "Must be a host name or address.")
+            if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+                raise _invalid("port", "Must be a port number between 1 and 65535.")
+            framing = raw.get("framing", "octet")
+            if framing not in FRAMINGS:
+                raise _invalid("framing", "Must be 'octet' (RFC 6587 octet counting) or 'newline'.")
+            tls = raw.get("tls", False)
+            if not isinstance(tls, bool):
+                raise _invalid("tls", "Must be true or false.")
+            outbound.resolve(host, port)
+            cleaned.update({"host": host, "port": port, "framing": framing, "tls": tls})
+    except outbound.OutboundError as exc:
+        raise _invalid("url" if kind == "http" else "host", str(exc)) from exc
+    return cleaned
+
+
+def destination_for(organization: Organization) -> Destination | None:
+    """The organization's own destination, else the operator's default; None when nothing is configured."""
+    config = (organization.settings or {}).get(CONFIG_KEY)
+    if isinstance(config, dict):
+        if not config.get("enabled", True):
+            return None
+        if config.get("kind") == "http":
+            sealed = config.get("token_sealed")
+            return Destination(
+                kind="http", url=str(config.get("url", "")), token=_unseal_token(sealed) if sealed else ""
+            )
+        if config.get("kind") == "syslog":
+            return Destination(
+                kind="syslog",
+                host=str(config.get("host", "")),
+                port=int(config.get("port", 0)),
+                framing=str(config.get("framing", "octet")),
+                tls=bool(config.get("tls", False)),
+            )
+    return default_destination()
+
+
+def audit_stream_configure(
+    *, actor: Membership, organization: Organization, config: dict[str, Any] | None
+) -> Organization:
+    """Set (or, with None, remove) where the organization's audit trail is streamed. Owners only."""
+    if actor.role_enum != Role.OWNER:
+        raise NotAllowed("Only owners may change where the audit trail is streamed.")
+    cleaned = audit_stream_config_clean(config)
+    before = (organization.settings or {}).get(CONFIG_KEY)
+    new_settings = {k: v for k, v in (organization.settings or {}).items() if k != CONFIG_KEY}
+    if cleaned is not None:
+        new_settings[CONFIG_KEY] = cleaned
+    with transaction.atomic():
+        organization.settings = new_settings
+        organization.save(update_fields=["settings"])
+        audit_record(action="audit.stream_configure", target=organization, changes={CONFIG_KEY: [before, cleaned]})
+    return organization
+
+
+# --- wire formats ---
+
+
+def stream_document(organization: Organization, row: dict[str, Any]) -> dict[str, Any]:
+    """The event as hashed (event_document), plus a stable id for deduplication and the organization's slug."""
+    document = event_document(str(organization.uuid), row)
+    document["event_id"] = f"{organization.uuid}:{row['category']}:{row['sequence']}"
+    document["org"] = organization.slug
+    return document
+
+
+def json_line(document: dict[str, Any]) -> bytes:
+    # json escapes control characters inside strings, so a document is always exactly one line.
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def _syslog_hostname() -> str:
+    host = urlsplit(str(getattr(settings, "PUBLIC_URL", ""))).hostname or ""
+    host = _PRINTABLE.sub("", host)[:255]
+    return host or "-"
+
+
+def syslog_frame(document: dict[str, Any], *, framing: str = "octet", hostname: str = "-") -> bytes:
+    """One RFC 5424 message (facility log audit), framed by octet counting (RFC 6587) or a trailing newline."""
+    severity = _SEVERITY.get(str(document.get("outcome")), 6)
+    msgid = _PRINTABLE.sub("", str(document.get("action") or ""))[:32] or "-"
+    header = f"<{SYSLOG_FACILITY_AUDIT * 8 + severity}>1 {document['occurred_at']} {hostname} annotate - {msgid} - "
+    message = header.encode() + json_line(document)
+    if framing == "newline":
+        return message + b"\n"
+    return f"{len(message)} ".encode() + message
+
+
+def _deliver(destination: Destination, documents: list[dict[str, Any]]) -> None:
+    """Send one batch; returns only once the receiver acknowledged it, raises OutboundError otherwise."""
+    if destination.kind == "http":
+        headers = {"Content-Type": "application/x-ndjson", "User-Agent": "annotate-audit-stream/1"}
+        if destination.token:
+            headers["Authorization"] = f"Bearer {destination.token}"
+        body = b"".join(json_line(document) + b"\n" for document in documents)
+        response = outbound.request("POST", destination.url, body=body, headers=headers)
+        if not response.ok:
+            raise outbound.OutboundError(f"The audit stream receiver answered HTTP {response.status}.")
+        return
+    hostname = _syslog_hostname()
+    payload = b"".join(syslog_frame(d, framing=destination.framing, hostname=hostname) for d in documents)
+    sock = outbound.open_tcp(destination.host, destination.port, tls=destination.tls)
+    try:
+        sock.sendall(payload)
+    except OSError as exc:
+        raise outbound.OutboundError(f"Writing to {destination.host}:{destination.port} failed.") from exc
+    finally:
+        sock.close()
+
+
+# --- the streamer ---
+
+
+@dataclass
+class StreamResult:
+    events: int = 0
+    batches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def stream_cursor_lock(organization_id: int, category: str) -> AuditStreamCursor | None:
+    """The category's cursor, row-locked until the batch's transaction ends; None if another streamer has it."""
+    table = AuditStreamCursor._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (organization_id, category, last_sequence, updated_at) "  # noqa: S608
+                "VALUES (%s, %s, 0, now()) ON CONFLICT (organization_id, category) DO NOTHING",
+                [organization_id, category],
+            )
+        return AuditStreamCursor.objects.select_for_update(skip_locked=True).filter(category=category).first()
+    row, _ = AuditStreamCursor.objects.get_or_create(category=category)
+    return row
+
+
+def _stream_batch(organization: Organization, category: str, destination: Destination, limit: int) -> int:
+    """Deliver the next batch of one category and advance its cursor; runs inside the caller's transaction."""
+    cursor = stream_cursor_lock(organization.pk, category)
+    if cursor is None:
+        return 0
+    rows = list(
+        AuditEvent.objects.filter(category=category, sequence__gt=cursor.last_sequence)
+        .order_by("sequence")
+        .values(*EVENT_COLUMNS)[:limit]
+    )
+    expected = cursor.last_sequence + 1
+    if rows and rows[0]["sequence"] != expected and expected <= expired_through().get(category, 0):
+        expected = rows[0]["sequence"]  # the events in between were removed by retention, legitimately
+    contiguous = []
+    for row in rows:
+        if row["sequence"] != expected:
+            logger.error(
+                "audit.stream_gap",
+                extra={"organization_id": organization.pk, "category": category, "missing_sequence": expected},
+            )
+            break
+        contiguous.append(row)
+        expected += 1
+    if not contiguous:
+        return 0
+    _deliver(destination, [stream_document(organization, row) for row in contiguous])
+    cursor.last_sequence = contiguous[-1]["sequence"]
+    cursor.save(update_fields=["last_sequence", "updated_at"])
+    return len(contiguous)
+
+
+def audit_stream_organization(*, organization_id: int, max_batches: int | None = None) -> StreamResult:
+    """Deliver an organization's undelivered events, category by category, one committed batch at a time.
+
+    Each batch runs in its own tenant transaction so that its cursor is committed as soon as the receiver has
+    acknowledged it: a crash later resends at most the batch in flight. A failing receiver stops that category
+    for this run and the error is reported; the next run starts from the cursor again.
+    """
+    result = StreamResult()
+    organization = Organization.objects.get(pk=organization_id)
+    destination = destination_for(organization)
+    if destination is None:
+        return result
+    limit = batch_size()
+    with organization_context(organization_id):
+        categories = sorted(AuditSequence.objects.values_list("category", flat=True))
+    for category in categories:
+        while max_batches is None or result.batches < max_batches:
+            try:
+                with organization_context(organization_id):
+                    sent = _stream_batch(organization, category, destination, limit)
+            except outbound.OutboundError as exc:
+                logger.warning(
+                    "audit.stream_failed",
+                    extra={"organization": organization.slug, "category": category, "error": str(exc)},
+                )
+                result.errors.append(f"{category}: {exc}")
+                break
+            if sent == 0:
+                break
+            result.events += sent
+            result.batches += 1
+            logger.info(
+                "audit.streamed", extra={"organization": organization.slug, "category": category, "events": sent}
+            )
+            if sent < limit:
+                break
+    return result
+
+
+def organizations_to_stream() -> list[int]:
+    """Ids of the organizations that have a destination (their own, or every one when the operator set one)."""
+    # Platform scope: Organization is the tenant registry itself, not a tenant-owned table.
+    organizations = Organization.objects.order_by("pk")
+    if not default_url():
+        organizations = organizations.filter(settings__has_key=CONFIG_KEY)
+    return list(organizations.values_list("pk", flat=True))

@@ -1,0 +1,184 @@
+"""The SSRF-safe client against a real HTTP server on 127.0.0.1: refused by default, reachable when allow-listed."""
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tenancy import outbound
+
+RECEIVED: list[tuple[str, str, dict[str, str], bytes]] = []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _record(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        RECEIVED.append(
+            (self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+        )
+
+    def do_GET(self) -> None:
+        self._record()
+        routes = {
+            "/to-metadata": (302, "http://169.254.169.254/latest/meta-data/"),
+            "/to-self": (307, "/ok"),
+            "/loop": (302, "/loop"),
+        }
+        if self.path in routes:
+            status, location = routes[self.path]
+            self.send_response(status)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b"x" * 5000 if self.path == "/big" else b"SECRET-UPSTREAM-BODY" if self.path == "/fail" else b"hello"
+        self.send_response(500 if self.path == "/fail" else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    RECEIVED.clear()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def loopback_allowed(settings: Any) -> None:
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
+
+def test_loopback_is_refused_by_default_and_nothing_is_sent(server, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    with pytest.raises(
+        outbound.DestinationRefused, match=r"^Refused to connect to 127\.0\.0\.1: a loopback address\.$"
+    ):
+        outbound.request("GET", f"{server}/ok")
+    assert RECEIVED == []
+
+
+def test_loopback_is_reached_when_allow_listed(server, loopback_allowed):
+    response = outbound.request("POST", f"{server}/ok", body=b"payload", headers={"X-Test": "1"})
+    assert (response.status, response.body, response.ok) == (200, b"hello", True)
+    method, path, headers, body = RECEIVED[0]
+    assert (method, path, body, headers["x-test"]) == ("POST", "/ok", b"payload", "1")
+    assert headers["host"] == server.removeprefix("http://")
+
+
+def test_hostname_resolving_to_loopback_is_refused(settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    with pytest.raises(outbound.DestinationRefused, match="loopback"):
+        outbound.request("GET", "http://localhost:9/")
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("169.254.169.254", "a cloud metadata address"),
+        ("fd00:ec2::254", "a cloud metadata address"),
+        ("10.1.2.3", "a private address"),
+        ("192.168.0.1", "a private address"),
+        ("fd12:3456::1", "a private address"),
+        ("169.254.1.1", "a link-local address"),
+        ("fe80::1", "a link-local address"),
+        ("224.0.0.1", "a multicast address"),
+        ("0.0.0.0", "an unspecified address"),  # noqa: S104 - the address under test
+        ("::", "an unspecified address"),
+        ("240.0.0.1", "a reserved address"),
+        ("::ffff:127.0.0.1", "a loopback address"),
+        ("100.64.0.1", "not globally routable"),
+    ],
+)
+def test_non_public_addresses_are_refused(settings, address, reason):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    with pytest.raises(outbound.DestinationRefused) as refused:
+        outbound.vet_address(address)
+    assert str(refused.value).endswith(f": {reason}.")
+
+
+def test_metadata_address_stays_refused_even_inside_an_allowed_network(settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["169.254.0.0/16"]
+    assert str(outbound.vet_address("169.254.1.1")) == "169.254.1.1"
+    with pytest.raises(outbound.DestinationRefused, match="metadata"):
+        outbound.request("GET", "http://169.254.169.254/latest/meta-data/")
+
+
+def test_public_address_passes():
+    assert str(outbound.vet_address("93.184.215.14")) == "93.184.215.14"
+
+
+def test_redirect_to_a_refused_address_is_refused(server, loopback_allowed):
+    with pytest.raises(outbound.DestinationRefused, match="metadata"):
+        outbound.request("GET", f"{server}/to-metadata")
+    assert [path for _, path, _, _ in RECEIVED] == ["/to-metadata"]
+
+
+def test_redirect_to_an_allowed_target_is_followed_with_the_body_for_307(server, loopback_allowed):
+    response = outbound.request("POST", f"{server}/to-self", body=b"again")
+    assert (response.status, response.body) == (200, b"hello")
+    assert [(m, p, b) for m, p, _, b in RECEIVED] == [("POST", "/to-self", b"again"), ("POST", "/ok", b"again")]
+
+
+def test_redirects_stop_after_three(server, loopback_allowed):
+    with pytest.raises(outbound.OutboundError, match=r"^Too many redirects \(more than 3\)\.$"):
+        outbound.request("GET", f"{server}/loop")
+    assert len(RECEIVED) == 4
+
+
+def test_response_over_the_cap_is_refused(server, loopback_allowed):
+    with pytest.raises(outbound.OutboundError, match=r"^The response exceeded 1000 bytes\.$"):
+        outbound.request("GET", f"{server}/big", max_response_bytes=1000)
+
+
+def test_error_status_is_returned_and_errors_never_echo_the_body(server, loopback_allowed):
+    response = outbound.request("GET", f"{server}/fail")
+    assert (response.status, response.ok) == (500, False)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(outbound.OutboundError) as failed:
+        outbound.request("GET", f"http://127.0.0.1:{port}/")
+    assert str(failed.value) == f"Request to 127.0.0.1:{port} failed (ConnectionRefusedError)."
+
+
+def test_urls_with_credentials_or_other_schemes_are_refused():
+    with pytest.raises(outbound.DestinationRefused, match="Credentials in the URL"):
+        outbound.request("GET", "https://user:pw@example.org/")
+    with pytest.raises(outbound.DestinationRefused, match="Only http and https"):
+        outbound.request("GET", "file:///etc/passwd")
+
+
+def test_connection_goes_to_the_vetted_address_without_a_second_lookup(server, loopback_allowed, monkeypatch):
+    port = int(server.rsplit(":", 1)[1])
+    answers = iter([[(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]])
+    lookups: list[str] = []
+
+    def rebinding_getaddrinfo(host: str, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        return next(answers)  # a second lookup would raise StopIteration (the "rebound" answer)
+
+    monkeypatch.setattr(outbound.socket, "getaddrinfo", rebinding_getaddrinfo)
+    response = outbound.request("GET", f"http://siem.example.test:{port}/ok")
+    assert (response.status, lookups) == (200, ["siem.example.test"])
+    assert RECEIVED[0][2]["host"] == f"siem.example.test:{port}"
+
+
+def test_tcp_is_vetted_like_http(settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    with pytest.raises(outbound.DestinationRefused, match="loopback"):
+        outbound.open_tcp("127.0.0.1", 514)
