@@ -11,6 +11,7 @@ from django.db import ProgrammingError, connection, transaction
 from django.db.utils import InternalError
 from rest_framework.test import APIClient
 
+from audit import services as audit_services
 from audit.models import AuditEvent, AuditSequence
 from projects.models import Project
 from tenancy.context import organization_context
@@ -235,14 +236,15 @@ def test_a_change_that_fails_after_its_record_leaves_neither(db, monkeypatch):
 def test_a_change_whose_record_fails_does_not_happen(db, monkeypatch):
     world = populate("acme")
     start = last_sequence(world.organization.pk)
-    original = AuditEvent.save
+    original = audit_services._insert_numbered
 
-    def refuse(self: AuditEvent, *args: Any, **kwargs: Any) -> None:
-        if self.action == "project.update":
+    def refuse(event: AuditEvent) -> None:
+        if event.action == "project.update":
             raise RuntimeError("audit store unavailable")
-        original(self, *args, **kwargs)
+        original(event)
 
-    monkeypatch.setattr(AuditEvent, "save", refuse)
+    # The statement that numbers and writes the event fails; the change it records must roll back with it.
+    monkeypatch.setattr(audit_services, "_insert_numbered", refuse)
     with pytest.raises(RuntimeError, match="audit store unavailable"):
         call(world.clients[Role.OWNER], "PATCH", f"/api/v1/projects/{world.project.uuid}", {"name": "Renamed"})
 
