@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit import chain, signing
+from audit import signing
 from audit.models import AuditCheckpoint
-from audit.sealing import audit_seal_recorded
+from audit.sealing import audit_seal_recorded, checkpoint_document
 from audit.verification import audit_verify_recorded
 from tenancy.api.base import OrganizationAPIView
 from tenancy.api.strict import StrictSerializer
@@ -79,8 +79,8 @@ class AuditSealView(OrganizationAPIView):
 class CheckpointSerializer(serializers.ModelSerializer[AuditCheckpoint]):
     """A checkpoint as it was signed: with `organization` it is the exact document the signature covers."""
 
-    organization = serializers.SerializerMethodField()
-    sealed_at = serializers.SerializerMethodField()
+    organization = serializers.CharField(read_only=True, help_text="The organization's public id.")
+    sealed_at = serializers.CharField(read_only=True, help_text="UTC, to the microsecond, as signed.")
 
     class Meta:
         model = AuditCheckpoint
@@ -99,12 +99,9 @@ class CheckpointSerializer(serializers.ModelSerializer[AuditCheckpoint]):
         ]
         read_only_fields = fields
 
-    def get_organization(self, checkpoint: AuditCheckpoint) -> str:
-        return str(self.context["organization"].uuid)
-
-    def get_sealed_at(self, checkpoint: AuditCheckpoint) -> str:
-        # The signed form, to the microsecond, not DRF's rendering of the datetime.
-        return chain.format_time(checkpoint.sealed_at)
+    def to_representation(self, checkpoint: AuditCheckpoint) -> dict[str, Any]:
+        # The one definition of the signed document, shared with export, S3 copies and verification.
+        return checkpoint_document(str(self.context["organization"].uuid), checkpoint)
 
 
 class CheckpointFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no types

@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 from audit.context import ActorContext, actor_context
+from audit.management.organizations import organizations_named
 from audit.retention import audit_expire, may_expire
 from tenancy.context import organization_context
-from tenancy.models import Organization
 
 
 class Command(BaseCommand):
@@ -33,12 +33,7 @@ class Command(BaseCommand):
                 "audit_expire must run as the database owner (the migrate login); the app role may not delete "
                 "audit events."
             )
-        # Platform scope: Organization is the tenant registry itself, not a tenant-owned table.
-        organizations = Organization.objects.order_by("pk")
-        if options["organization"]:
-            organizations = organizations.filter(slug=options["organization"])
-            if not organizations.exists():
-                raise CommandError(f"No organization with slug {options['organization']!r}.")
+        organizations = organizations_named([options["organization"]] if options["organization"] else None)
         prefix = "would expire" if options["dry_run"] else "expired"
         try:
             for organization in organizations:

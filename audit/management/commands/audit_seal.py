@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from audit.context import ActorContext, actor_context
-from audit.management.commands.audit_verify import organizations_named
+from audit.management.organizations import organizations_named
 from audit.sealing import audit_seal
 from tenancy.context import organization_context
 

@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.management.organizations import organizations_named
 from audit.streaming import audit_stream_organization, organizations_to_stream
-from tenancy.models import Organization
 
 
 class Command(BaseCommand):
@@ -25,11 +25,7 @@ class Command(BaseCommand):
     def _organization_ids(self, slug: str | None) -> list[int]:
         if slug is None:
             return organizations_to_stream()
-        # Platform scope: Organization is the tenant registry itself, not a tenant-owned table.
-        organization = Organization.objects.filter(slug=slug).first()
-        if organization is None:
-            raise CommandError(f"No organization with slug {slug!r}.")
-        return [organization.pk]
+        return [organization.pk for organization in organizations_named([slug])]
 
     def _round(self, slug: str | None) -> list[str]:
         errors: list[str] = []
