@@ -44,5 +44,9 @@ beat: ## Run Celery beat on its own (exactly one per deployment)
 bench: ## Run the benchmarks and print their table (when bench/ exists)
 	@if [ -d bench ]; then $(BIN)/python -m bench; else echo "No bench/ directory yet."; fi
 
+.PHONY: bench-routing
+bench-routing: ## Routing under load: 50 annotators doing next → submit over HTTP (gunicorn), 10k and 1M tasks
+	$(BIN)/python -m bench.routing --tasks 10000 --tasks 1000000 --seconds 60 --annotators 50
+
 browsers: ## Install headless Chromium for the browser tests (apt) if /usr/bin/chromium is missing
 	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }

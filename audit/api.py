@@ -1,21 +1,25 @@
 """The audit trail, read-only, for owners and admins: search (keyset pages, newest first) and verifiable exports."""
 
+from base64 import b64decode, b64encode
 from typing import Any, ClassVar
+from urllib import parse
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.mixins import ListModelMixin
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from audit.export import audit_export_csv, audit_export_jsonl, export_upper_id
 from audit.models import AuditEvent
 from audit.query import PARAMETERS, AuditQuery, query_from_params
-from audit.selectors import audit_event_search
+from audit.selectors import EventPosition, audit_event_search, audit_events_newer, audit_events_older
 from audit.services import audit_record
 from tenancy.api.base import OrganizationAPIView
 from tenancy.context import current_organization_id
@@ -51,12 +55,68 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
 
 
 class NewestFirstCursorPagination(CursorPagination):
-    """Keyset pages by event id, newest first: `WHERE id < cursor ORDER BY id DESC LIMIT n`, never a count."""
+    """Keyset pages newest first on (occurred_at, id), a total order: `WHERE (occurred_at, id) < cursor ORDER BY
+    occurred_at DESC, id DESC LIMIT n`, never a count. The cursor carries the whole key, so ties in time never
+    need DRF's offsets."""
 
-    ordering = "-id"
+    ordering = ("-occurred_at", "-id")
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        self.request = request
+        self.page_size = self.get_page_size(request) or self.page_size
+        self.base_url = request.build_absolute_uri()
+        position, reverse = self._read_cursor(request)
+        # `queryset` is a search, already newest first; a reverse cursor reads towards newer events, nearest first.
+        if position is None:
+            window = queryset
+        elif reverse:
+            window = audit_events_newer(queryset, position)
+        else:
+            window = audit_events_older(queryset, position)
+        rows: list[AuditEvent] = list(window[: self.page_size + 1])
+        more = len(rows) > self.page_size
+        page = rows[: self.page_size]
+        if reverse:
+            page.reverse()
+            self.has_next, self.has_previous = True, more
+        else:
+            self.has_next, self.has_previous = more, position is not None
+        self._next = EventPosition.of(page[-1]) if page else position
+        self._previous = EventPosition.of(page[0]) if page else position
+        self.page = page
+        if self.has_previous or self.has_next:
+            self.display_page_controls = True
+        return page
+
+    def get_next_link(self) -> str | None:
+        return self._link(self._next, reverse=False) if self.has_next else None
+
+    def get_previous_link(self) -> str | None:
+        return self._link(self._previous, reverse=True) if self.has_previous else None
+
+    def _read_cursor(self, request: Request) -> tuple[EventPosition | None, bool]:
+        """DRF's cursor format (base64 of `p=<position>&r=1`), with an `EventPosition.token()` as the position."""
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None, False
+        try:
+            tokens = parse.parse_qs(b64decode(encoded.encode("ascii"), validate=True).decode("ascii"))
+        except (ValueError, UnicodeError) as exc:
+            raise NotFound(self.invalid_cursor_message) from exc
+        position = EventPosition.parse(tokens.get("p", [""])[0])
+        if position is None:
+            raise NotFound(self.invalid_cursor_message)
+        return position, tokens.get("r", ["0"])[0] == "1"
+
+    def _link(self, position: EventPosition | None, *, reverse: bool) -> str | None:
+        if position is None:
+            return None
+        tokens = {"p": position.token(), **({"r": "1"} if reverse else {})}
+        encoded = b64encode(parse.urlencode(tokens).encode("ascii")).decode("ascii")
+        return str(replace_query_param(self.base_url or "", self.cursor_query_param, encoded))
 
 
 _FILTER_HELP = {

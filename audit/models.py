@@ -55,24 +55,55 @@ class AuditEvent(TenantOwned):
                 fields=["organization", "category", "sequence"], name="audit_event_unique_sequence"
             ),
         ]
-        # Search lists newest first by id: each filter has an (organization, <column>, id) index, so a page is a
-        # backward index range scan that stops after one page, at any size of trail (bench/audit_list.py).
+        # Search lists newest first by (occurred_at, id), a total order: each filter has an
+        # (organization, <column>, occurred_at, id) index, so a page, a time window or a deep cursor is one backward
+        # index range scan that stops after one page, at any size of trail (bench/audit_list.py). The
+        # (organization, id) index serves exports, which read in id order.
         indexes = [
             models.Index(fields=["organization", "id"], name="audit_event_org_id"),
             models.Index(fields=["organization", "occurred_at", "id"], name="audit_event_org_time_id"),
-            models.Index(fields=["organization", "category", "id"], name="audit_event_org_category_id"),
-            models.Index(fields=["organization", "action", "id"], name="audit_event_org_action_id"),
-            models.Index(fields=["organization", "actor_label", "id"], name="audit_event_org_actor_id"),
-            models.Index(fields=["organization", "target_id", "id"], name="audit_event_org_target_id"),
-            models.Index(fields=["organization", "target_type", "id"], name="audit_event_org_ttype_id"),
-            models.Index(fields=["organization", "outcome", "id"], name="audit_event_org_outcome_id"),
-            # Two more, on metadata (PostgreSQL only, so created in migration 0003 rather than here):
-            # (organization, metadata->'project', id) for `project:`, and a GIN index on metadata->'task_ids'
-            # for "who saw task X" through task lists.
+            models.Index(fields=["organization", "category", "occurred_at", "id"], name="audit_event_org_category_at"),
+            models.Index(fields=["organization", "action", "occurred_at", "id"], name="audit_event_org_action_at"),
+            models.Index(fields=["organization", "actor_label", "occurred_at", "id"], name="audit_event_org_actor_at"),
+            models.Index(fields=["organization", "target_id", "occurred_at", "id"], name="audit_event_org_target_at"),
+            models.Index(fields=["organization", "target_type", "occurred_at", "id"], name="audit_event_org_ttype_at"),
+            models.Index(fields=["organization", "outcome", "occurred_at", "id"], name="audit_event_org_outcome_at"),
+            # One more, on metadata (PostgreSQL only, so created in a migration rather than here):
+            # (organization, metadata->'project', occurred_at, id) for `project:`. "Who saw task X" reads
+            # AuditSubject instead.
         ]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.outcome}"
+
+
+class AuditSubject(TenantOwned):
+    """One object an event names: its own target, or a task of the page a task list served.
+
+    `target:<id>` reads this table: an index range on (organization, subject_id, occurred_at, event) gives a
+    subject's events newest first, one page at a time, however many events the trail holds. Rows are written in
+    the same statement as their event and, like it, never updated; retention removes them with their event.
+    """
+
+    objects: ClassVar[TenantManager["AuditSubject"]] = TenantManager()  # type: ignore[assignment]
+
+    subject_id = models.CharField(max_length=64)
+    # The event's own time, copied so that the page order comes from this table's index alone.
+    occurred_at = models.DateTimeField()
+    # No constraint, as elsewhere in the trail: it would cost a lookup per row written, and TRUNCATE of the events
+    # would then fail on the reference instead of being refused by the append-only trigger. The column's own
+    # index lets retention remove an expired range's rows.
+    event = models.ForeignKey(AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="subjects")
+
+    app_role_grants: ClassVar[tuple[str, ...]] = ("SELECT", "INSERT")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "subject_id", "occurred_at", "event"], name="audit_subject_lookup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} in event {self.event_id}"
 
 
 class AuditSequence(TenantOwned):

@@ -3,30 +3,102 @@
 Interface for the API and the audit UI:
 
 - `audit_event_search(query) -> QuerySet[AuditEvent]`: the events matching an `audit.query.AuditQuery`, newest
-  first (`-id`). Page it by keyset: `.filter(id__lt=last_id)[:n]`, or use `audit_event_page`.
-- `audit_event_page(query, *, before=None, limit=50) -> AuditEventPage`: one page newest first, and the id to pass
-  as `before` for the next one (None on the last page). Never counts, so it stays fast on any size of trail.
+  first by (occurred_at, id), a total order. Page it by keyset with `audit_events_older` / `audit_events_newer`
+  and an `EventPosition`, or use `audit_event_page`.
+- `audit_event_page(query, *, before=None, limit=50) -> AuditEventPage`: one page newest first, and the position
+  to pass as `before` for the next one (None on the last page). Never counts, so it stays fast on any size of trail.
+- `EventPosition`: where an event stands in that order; `token()` / `EventPosition.parse()` carry it in a URL.
 - `audit_event_list()`: every event, newest first.
 
-Every filter is served by one of the `(organization, <column>, id)` indexes, so a page is an index range scan
-read backwards, not a sort (see docs/audit.md, "Search at scale").
+Every filter is served by one of the `(organization, <column>, occurred_at, id)` indexes, and `target:<id>` by
+the subject table's `(organization, subject_id, occurred_at, event)` index, so a page is an index range scan read
+backwards, not a sort (see docs/audit.md, "Search at scale").
 """
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from audit.models import AuditEvent
 from audit.query import AuditQuery
+from tenancy.context import current_organization_id
 from tenancy.models import Membership
 
 PROJECT_TYPE = "projects.project"
 TASK_TYPE = "projects.task"
 
 
+# The list's sort key, under names of its own: an event's (occurred_at, id), or, when the events are reached
+# through the subject table, that table's copy of them, so that its index gives the order (see `_subjects_of`).
+KEY_TIME = "list_key_time"
+KEY_ID = "list_key_id"
+NEWEST_FIRST = (f"-{KEY_TIME}", f"-{KEY_ID}")
+OLDEST_FIRST = (KEY_TIME, KEY_ID)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TOKEN = re.compile(r"^(\d{1,17})-(\d{1,18})$")
+
+
+@dataclass(frozen=True, order=True)
+class EventPosition:
+    """Where an event stands in the list's order: (occurred_at, id), compared in that order."""
+
+    occurred_at: datetime
+    id: int
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> "EventPosition":
+        return cls(event.occurred_at, event.pk)
+
+    def token(self) -> str:
+        """`<microseconds since 1970 UTC>-<id>`: exact (the database keeps microseconds) and URL-safe."""
+        return f"{(self.occurred_at - _EPOCH) // timedelta(microseconds=1)}-{self.id}"
+
+    @classmethod
+    def parse(cls, token: str) -> "EventPosition | None":
+        """The position a `token()` names; None for anything else."""
+        match = _TOKEN.match(token or "")
+        if match is None:
+            return None
+        return cls(_EPOCH + timedelta(microseconds=int(match.group(1))), int(match.group(2)))
+
+    def next_id(self) -> "EventPosition":
+        """The position just after this one: nothing lies between them, so "older than it" includes this event."""
+        return EventPosition(self.occurred_at, self.id + 1)
+
+    def previous_id(self) -> "EventPosition":
+        """The position just before this one: "newer than it" includes this event."""
+        return EventPosition(self.occurred_at, self.id - 1)
+
+
+def _keyed(events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+    return events.alias(**{KEY_TIME: F("occurred_at"), KEY_ID: F("id")})
+
+
 def audit_event_list() -> QuerySet[AuditEvent]:
     """Every event of the organization in context, newest first."""
-    return AuditEvent.objects.order_by("-id")
+    return _keyed(AuditEvent.objects.all()).order_by(*NEWEST_FIRST)
+
+
+def audit_events_older(events: QuerySet[AuditEvent], position: EventPosition) -> QuerySet[AuditEvent]:
+    """The events of a search strictly older than `position`, newest first."""
+    # `time <= t` bounds the index range; the OR, which an index cannot bound, only sorts out the ties at t.
+    return events.filter(
+        Q(**{f"{KEY_TIME}__lt": position.occurred_at})
+        | Q(**{KEY_TIME: position.occurred_at, f"{KEY_ID}__lt": position.id}),
+        **{f"{KEY_TIME}__lte": position.occurred_at},
+    ).order_by(*NEWEST_FIRST)
+
+
+def audit_events_newer(events: QuerySet[AuditEvent], position: EventPosition) -> QuerySet[AuditEvent]:
+    """The events of a search strictly newer than `position`, oldest first (the nearest first)."""
+    return events.filter(
+        Q(**{f"{KEY_TIME}__gt": position.occurred_at})
+        | Q(**{KEY_TIME: position.occurred_at, f"{KEY_ID}__gt": position.id}),
+        **{f"{KEY_TIME}__gte": position.occurred_at},
+    ).order_by(*OLDEST_FIRST)
 
 
 def _actor_filter(actor: str) -> Q:
@@ -55,21 +127,37 @@ def _action_filter(action: str) -> Q:
     return Q(action__startswith=stem)
 
 
-def _target_filter(target_type: str | None, target_id: str | None) -> Q:
-    condition = Q()
+def _subjects_of(events: QuerySet[AuditEvent], subject_id: str) -> QuerySet[AuditEvent]:
+    """The events that name `subject_id` (their target, or a task their task list served), keyed by the subject
+    rows' copy of (occurred_at, id): one range of the subject index, newest first, joined to its events."""
+    # One filter() call, so the organization and the id constrain the same join (and reach the index together).
+    named = events.filter(subjects__organization_id=current_organization_id(), subjects__subject_id=subject_id)
+    return named.alias(**{KEY_TIME: F("subjects__occurred_at"), KEY_ID: F("subjects__event_id")})
+
+
+def _target(events: QuerySet[AuditEvent], target_type: str | None, target_id: str | None) -> QuerySet[AuditEvent]:
+    if target_id and target_type in (None, TASK_TYPE):
+        # "Who saw task X": the task's own events and every task list whose page showed it.
+        events = _subjects_of(events, target_id)
+        if target_type == TASK_TYPE:
+            # A task list names the task without being its target (its target is the project): keep those.
+            events = events.filter(Q(target_type=TASK_TYPE) | ~Q(target_id=target_id))
+        return events
+    events = _keyed(events)
     if target_type:
-        condition &= Q(target_type=target_type)
+        events = events.filter(target_type=target_type)
     if target_id:
-        condition &= Q(target_id=target_id)
-        if target_type in (None, TASK_TYPE):
-            # "Who saw task X": a task list names the tasks of its page in metadata.task_ids (GIN-indexed).
-            condition |= Q(metadata__task_ids__contains=[target_id])
-    return condition
+        events = events.filter(target_id=target_id)
+    return events
 
 
 def audit_event_search(query: AuditQuery) -> QuerySet[AuditEvent]:
     """The events matching `query`, newest first."""
     events = AuditEvent.objects.all()
+    if query.target_type or query.target_id:
+        events = _target(events, query.target_type, query.target_id)
+    else:
+        events = _keyed(events)
     if query.actor:
         events = events.filter(_actor_filter(query.actor))
     if query.token:
@@ -78,8 +166,6 @@ def audit_event_search(query: AuditQuery) -> QuerySet[AuditEvent]:
         events = events.filter(_action_filter(query.action))
     if query.category:
         events = events.filter(category=query.category)
-    if query.target_type or query.target_id:
-        events = events.filter(_target_filter(query.target_type, query.target_id))
     if query.project:
         events = events.filter(
             Q(target_type=PROJECT_TYPE, target_id=query.project) | Q(metadata__project=query.project)
@@ -87,9 +173,9 @@ def audit_event_search(query: AuditQuery) -> QuerySet[AuditEvent]:
     if query.outcome:
         events = events.filter(outcome=query.outcome)
     if query.since:
-        events = events.filter(occurred_at__gte=query.since)
+        events = events.filter(**{f"{KEY_TIME}__gte": query.since})
     if query.until:
-        events = events.filter(occurred_at__lt=query.until)
+        events = events.filter(**{f"{KEY_TIME}__lt": query.until})
     for word in query.text:
         events = events.filter(
             Q(actor_label__icontains=word)
@@ -97,21 +183,21 @@ def audit_event_search(query: AuditQuery) -> QuerySet[AuditEvent]:
             | Q(target_type__icontains=word)
             | Q(target_id__icontains=word)
         )
-    return events.order_by("-id")
+    return events.order_by(*NEWEST_FIRST)
 
 
 @dataclass(frozen=True)
 class AuditEventPage:
     events: list[AuditEvent]
-    next_before: int | None  # pass as `before` for the next (older) page; None when this is the last page
+    next_before: EventPosition | None  # pass as `before` for the next (older) page; None on the last page
 
 
-def audit_event_page(query: AuditQuery, *, before: int | None = None, limit: int = 50) -> AuditEventPage:
-    """One keyset page of `audit_event_search(query)`, older than the event id `before` when given."""
+def audit_event_page(query: AuditQuery, *, before: EventPosition | None = None, limit: int = 50) -> AuditEventPage:
+    """One keyset page of `audit_event_search(query)`, older than the position `before` when given."""
     events = audit_event_search(query)
     if before is not None:
-        events = events.filter(id__lt=before)
+        events = audit_events_older(events, before)
     rows = list(events[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    return AuditEventPage(events=rows, next_before=rows[-1].pk if more and rows else None)
+    return AuditEventPage(events=rows, next_before=EventPosition.of(rows[-1]) if more and rows else None)

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 
 from audit.context import current_actor
-from audit.models import AuditEvent, AuditSequence, Outcome
+from audit.models import AuditEvent, AuditSequence, AuditSubject, Outcome
 from tenancy.context import current_organization_id, organization_context
 
 logger = logging.getLogger(__name__)
@@ -117,25 +117,49 @@ def audit_record(
         with transaction.atomic():
             event.sequence = _next_sequence(organization_id, category)
             event.save(force_insert=True)
+            AuditSubject.objects.bulk_create(
+                AuditSubject(
+                    organization_id=organization_id, subject_id=subject, occurred_at=event.occurred_at, event=event
+                )
+                for subject in subject_ids(event)
+            )
     return event
 
 
+SUBJECT_ID_MAX = 64
+
+
+def subject_ids(event: AuditEvent) -> list[str]:
+    """The objects an event names, for `target:` searches: its own target, then each task a task list served."""
+    named: list[str] = [event.target_id] if event.target_id else []
+    listed = event.metadata.get("task_ids") if isinstance(event.metadata, dict) else None
+    if isinstance(listed, list):
+        named.extend(task_id for task_id in listed if isinstance(task_id, str))
+    # An id longer than any public id cannot be searched for (`target:` accepts 64 characters) and is left out.
+    return [subject for subject in dict.fromkeys(named) if 0 < len(subject) <= SUBJECT_ID_MAX]
+
+
 def _insert_numbered(event: AuditEvent) -> None:
-    """Number and insert the event in one statement (PostgreSQL): the counter's row lock is taken and the event
-    written in a single round trip, with no savepoint, inside the caller's transaction."""
+    """Number and insert the event and its subjects in one statement (PostgreSQL): the counter's row lock is taken
+    and both tables written in a single round trip, with no savepoint, inside the caller's transaction."""
     counters = AuditSequence._meta.db_table
     events = AuditEvent._meta.db_table
+    subjects = AuditSubject._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH numbered AS ("  # noqa: S608 - table names are ours, every value is a parameter
             f" INSERT INTO {counters} (organization_id, category, last_value) VALUES (%s, %s, 1)"
             f" ON CONFLICT (organization_id, category) DO UPDATE SET last_value = {counters}.last_value + 1"
-            " RETURNING last_value)"
-            f" INSERT INTO {events} (organization_id, category, sequence, occurred_at, action, outcome,"
+            " RETURNING last_value),"
+            f" recorded AS (INSERT INTO {events} (organization_id, category, sequence, occurred_at, action, outcome,"
             " actor_user_id, actor_label, actor_token_prefix, ip, user_agent, request_id, target_type, target_id,"
             " changes, metadata)"
             " SELECT %s, %s, numbered.last_value, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s, %s, %s, %s::jsonb,"
-            " %s::jsonb FROM numbered RETURNING id, sequence",
+            " %s::jsonb FROM numbered RETURNING id, sequence, organization_id, occurred_at),"
+            f" named AS (INSERT INTO {subjects} (organization_id, subject_id, occurred_at, event_id)"
+            " SELECT recorded.organization_id, subject.id, recorded.occurred_at, recorded.id"
+            " FROM recorded, unnest(%s::varchar[]) AS subject(id))"
+            " SELECT id, sequence FROM recorded",
             [
                 event.organization_id,
                 event.category,
@@ -154,6 +178,7 @@ def _insert_numbered(event: AuditEvent) -> None:
                 event.target_id,
                 json.dumps(event.changes),
                 json.dumps(event.metadata),
+                subject_ids(event),
             ],
         )
         row = cursor.fetchone()

@@ -14,7 +14,13 @@ from django.views.decorators.http import require_GET, require_POST
 from audit import signing
 from audit.models import AuditEvent, AuditSequence, Outcome
 from audit.query import AuditQuery, query_from_params
-from audit.selectors import audit_event_page, audit_event_search
+from audit.selectors import (
+    EventPosition,
+    audit_event_page,
+    audit_event_search,
+    audit_events_newer,
+    audit_events_older,
+)
 from audit.services import audit_record, audit_record_denied
 from audit.verification import VerifyReport, audit_verify
 from tenancy.errors import InvalidInput
@@ -127,34 +133,38 @@ def _export_url(filters: dict[str, str], export_format: str) -> str:
     return _url(reverse("api:audit-event-export"), {**filters, "format": export_format})
 
 
-def _cursor(params: QueryDict, name: str) -> int | None:
-    value = str(params.get(name, ""))
-    return int(value) if value.isdigit() and len(value) < 19 else None
+def _cursor(params: QueryDict, name: str) -> EventPosition | None:
+    return EventPosition.parse(str(params.get(name, "")))
 
 
 @dataclass
 class EventPage:
     events: list[AuditEvent]
-    newer_than: int | None  # the id to pass as `after` for the newer page, None on the newest one
-    older_than: int | None  # the id to pass as `before` for the older page, None on the oldest one
+    newer_than: EventPosition | None  # pass as `after` for the newer page, None on the newest one
+    older_than: EventPosition | None  # pass as `before` for the older page, None on the oldest one
 
 
-def _event_page(query: AuditQuery, *, before: int | None, after: int | None) -> EventPage:
+def _event_page(query: AuditQuery, *, before: EventPosition | None, after: EventPosition | None) -> EventPage:
     """A keyset page newest first; `after` walks back towards newer events, which the selector does not offer."""
     if after is not None:
-        newer = list(audit_event_search(query).filter(id__gt=after).order_by("id")[: PAGE_SIZE + 1])
+        newer = list(audit_events_newer(audit_event_search(query), after)[: PAGE_SIZE + 1])
         more_newer = len(newer) > PAGE_SIZE
         events = newer[:PAGE_SIZE][::-1]
-        older = events[-1].pk if events else after + 1
-        more_older = audit_event_search(query).filter(id__lt=older).exists()
+        # With nothing newer, the older page starts at `after` itself.
+        older = EventPosition.of(events[-1]) if events else after.next_id()
+        more_older = audit_events_older(audit_event_search(query), older).exists()
         return EventPage(
             events,
-            newer_than=events[0].pk if more_newer and events else None,
+            newer_than=EventPosition.of(events[0]) if more_newer and events else None,
             older_than=older if more_older else None,
         )
     page = audit_event_page(query, before=before, limit=PAGE_SIZE)
-    newest = page.events[0].pk if page.events else (before or 0) - 1
-    more_newer = before is not None and audit_event_search(query).filter(id__gt=newest).exists()
+    more_newer = False
+    newest = None
+    if before is not None:
+        # With nothing older, the newer page ends at `before` itself.
+        newest = EventPosition.of(page.events[0]) if page.events else before.previous_id()
+        more_newer = audit_events_newer(audit_event_search(query), newest).exists()
     return EventPage(page.events, newer_than=newest if more_newer else None, older_than=page.next_before)
 
 
@@ -208,8 +218,8 @@ def _render_trail(
         "qualifiers": QUALIFIER_HELP,
         "filtered": bool(filters),
         "events": [_event_row(event) for event in page.events],
-        "newer_url": _url(audit_url, {**filters, "after": page.newer_than}) if page.newer_than else "",
-        "older_url": _url(audit_url, {**filters, "before": page.older_than}) if page.older_than else "",
+        "newer_url": _url(audit_url, {**filters, "after": page.newer_than.token()}) if page.newer_than else "",
+        "older_url": _url(audit_url, {**filters, "before": page.older_than.token()}) if page.older_than else "",
         "current_query": urlencode(
             {**filters, **{name: params[name] for name in CURSOR_PARAMETERS if _cursor(params, name)}}
         ),

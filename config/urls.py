@@ -11,6 +11,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("tenancy.urls")),
     path("", include("projects.urls")),
+    path("", include("annotation.urls")),
     path("", include("audit.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
@@ -21,4 +22,5 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("", include("tenancy.ui_urls")),
     path("", include("audit.ui_urls")),
+    path("", include("projects.ui_urls")),
 ]

@@ -13,7 +13,8 @@ from audit.services import audit_record
 from projects import selectors, services
 from projects import serializers as s
 from projects.filters import TaskFilter
-from projects.models import Project, Task
+from projects.label_schema import label_studio_to_schema
+from projects.models import LabelSchemaVersion, Project, Task
 from tenancy.api.base import OrganizationAPIView
 from tenancy.models import Role
 
@@ -45,7 +46,9 @@ class ProjectListView(ListModelMixin, ProjectAccessMixin):
     def post(self, request: Request) -> Response:
         serializer = s.ProjectSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        project = services.project_create(actor=self.membership, **serializer.validated_data)
+        fields = dict(serializer.validated_data)
+        fields.pop("new_schema_version", None)  # a new project starts at version 1
+        project = services.project_create(actor=self.membership, **fields)
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -127,3 +130,32 @@ class TaskDetailView(ProjectAccessMixin):
         task = self.get_by_uuid(selectors.task_list(project=project), task_id)
         audit_record(action="data_access.task_view", target=task, metadata={"project": str(project.uuid)})
         return Response(s.TaskSerializer(task).data)
+
+
+class SchemaVersionListView(ListModelMixin, ProjectAccessMixin):
+    """Every version of the project's label schema, oldest first; annotations name the one they were made under."""
+
+    serializer_class = s.SchemaVersionSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.REVIEWER}
+
+    def get_queryset(self) -> Any:
+        if self.generating_schema:
+            return LabelSchemaVersion.objects.unscoped().none()
+        return selectors.schema_version_list(project=self.get_project(self.kwargs["project_id"]))
+
+    def get(self, request: Request, project_id: str) -> Response:
+        return self.list(request)
+
+
+class LabelStudioConvertView(OrganizationAPIView):
+    """Convert a Label Studio labelling config (a documented subset) into a label schema, to review and apply."""
+
+    serializer_class = s.LabelStudioConvertSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"POST": Role.MANAGER}
+
+    @extend_schema(request=s.LabelStudioConvertSerializer, responses=s.LabelStudioConvertSerializer)
+    def post(self, request: Request) -> Response:
+        body = s.LabelStudioConvertSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        schema = label_studio_to_schema(body.validated_data["label_studio_config"], path="label_studio_config")
+        return Response({"label_schema": schema})

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from projects.models import Project, Task
+from projects.models import LabelSchemaVersion, Project, Task
 
 
 def project_list() -> QuerySet[Project]:
@@ -11,3 +11,8 @@ def project_list() -> QuerySet[Project]:
 
 def task_list(*, project: Project) -> QuerySet[Task]:
     return Task.objects.filter(project=project).order_by("id")
+
+
+def schema_version_list(*, project: Project) -> "QuerySet[LabelSchemaVersion]":
+    """The project's label schema versions, oldest first."""
+    return LabelSchemaVersion.objects.filter(project=project).order_by("id")

@@ -5,8 +5,8 @@ from typing import Any
 from rest_framework import serializers
 
 from projects import config
-from projects.models import Project, Task
-from tenancy.api.strict import StrictModelSerializer
+from projects.models import LabelSchemaVersion, Project, Task
+from tenancy.api.strict import StrictModelSerializer, StrictSerializer
 
 
 class ProjectSerializer(StrictModelSerializer):
@@ -16,6 +16,25 @@ class ProjectSerializer(StrictModelSerializer):
     label_schema = serializers.DictField(required=False)
     settings = serializers.DictField(required=False)
     overlap = serializers.IntegerField(min_value=1, max_value=config.MAX_OVERLAP, required=False)
+    required_skills = serializers.DictField(child=serializers.IntegerField(min_value=1, max_value=5), required=False)
+    required_languages = serializers.ListField(child=serializers.CharField(max_length=16), required=False)
+    gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
+    gold_min_accuracy = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    qualification_size = serializers.IntegerField(min_value=0, max_value=500, required=False)
+    qualification_min_accuracy = serializers.FloatField(min_value=0, max_value=1, required=False)
+    qualification_cooldown_hours = serializers.IntegerField(min_value=0, max_value=24 * 365, required=False)
+    max_active_per_annotator = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
+    review_mode = serializers.ChoiceField(choices=["none", "sample", "all"], required=False)
+    review_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
+    review_levels = serializers.IntegerField(min_value=1, max_value=2, required=False)
+    reject_returns_to = serializers.ChoiceField(choices=["annotator", "pool"], required=False)
+    agreement_threshold = serializers.FloatField(min_value=0, max_value=1, required=False)
+    new_schema_version = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        help_text="Start a new schema version (needed when a change would orphan existing annotations).",
+    )
 
     class Meta:
         model = Project
@@ -30,6 +49,23 @@ class ProjectSerializer(StrictModelSerializer):
             "schema_version",
             "overlap",
             "settings",
+            "is_active",
+            "blind",
+            "required_skills",
+            "required_languages",
+            "gold_rate",
+            "gold_min_accuracy",
+            "qualification_size",
+            "qualification_min_accuracy",
+            "qualification_cooldown_hours",
+            "max_active_per_annotator",
+            "lease_seconds",
+            "review_mode",
+            "review_rate",
+            "review_levels",
+            "reject_returns_to",
+            "agreement_threshold",
+            "new_schema_version",
             "created_at",
             "updated_at",
         ]
@@ -80,3 +116,17 @@ class TaskBulkResultSerializer(serializers.Serializer[Any]):
     existing = serializers.IntegerField()
     tasks = TaskCreatedSerializer(many=True)
     existing_external_ids = serializers.ListField(child=serializers.CharField())
+
+
+class SchemaVersionSerializer(serializers.ModelSerializer[LabelSchemaVersion]):
+    class Meta:
+        model = LabelSchemaVersion
+        fields = ["version", "document", "created_at"]
+        read_only_fields = fields
+
+
+class LabelStudioConvertSerializer(StrictSerializer):
+    label_studio_config = serializers.CharField(
+        write_only=True, max_length=200_000, help_text="The <View> XML of a Label Studio project."
+    )
+    label_schema = serializers.DictField(read_only=True)

@@ -78,6 +78,13 @@ class Membership(TenantModel):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
+    # ISO 639-1 codes the member works in; projects and tasks may require one.
+    languages = models.JSONField(default=list, blank=True)
+    # Organization-defined facts used by conflict-of-interest rules, e.g. {"affiliation": "Acme Pharma"}.
+    attributes = models.JSONField(default=dict, blank=True)
+    # Set when gold accuracy fell below a project's threshold or an admin paused the member: no new work.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     # A signed-in user may list their own memberships of every organization (to pick one); nobody else's.
@@ -156,3 +163,43 @@ class Invitation(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.email} as {self.role}"
+
+
+class Skill(TenantModel):
+    """An expertise the organization routes by (e.g. `cardiology`, `german-law`); members hold it at a level."""
+
+    objects: ClassVar[TenantManager["Skill"]] = TenantManager()  # type: ignore[assignment]
+
+    name = models.SlugField(max_length=64)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="skill_unique_name_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MemberSkill(TenantModel):
+    """A member's level (1 to 5) in one skill, who verified it and until when it counts."""
+
+    objects: ClassVar[TenantManager["MemberSkill"]] = TenantManager()  # type: ignore[assignment]
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="skills")
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="holders")
+    level = models.PositiveSmallIntegerField()
+    verified_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    verified_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["membership", "skill"], name="member_skill_unique"),
+            models.CheckConstraint(condition=models.Q(level__gte=1, level__lte=5), name="member_skill_level_range"),
+        ]
+
+    def is_current(self, now: Any = None) -> bool:
+        return self.expires_at is None or self.expires_at > (now or timezone.now())
+
+    def __str__(self) -> str:
+        return f"{self.skill_id}:{self.level}"

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from tenancy import credentials
 from tenancy.context import organization_context
 from tenancy.db import GUC_TOKEN_HASH, GUC_USER, lookup_scope
-from tenancy.models import ApiToken, Invitation, Membership, Organization, Role, User
+from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Organization, Role, Skill, User
 
 
 def user_memberships(*, user: User) -> list[Membership]:
@@ -80,6 +80,19 @@ def api_token_list(*, actor: Membership, role: Role) -> QuerySet[ApiToken]:
     if role.at_least(Role.ADMIN):
         return tokens
     return tokens.filter(membership=actor)
+
+
+def skill_list() -> QuerySet[Skill]:
+    return Skill.objects.order_by("id")
+
+
+def member_skill_list(*, membership: Membership) -> QuerySet[MemberSkill]:
+    """A member's levels, expired ones included (they show as not current), with who verified each."""
+    return MemberSkill.objects.filter(membership=membership).select_related("skill", "verified_by").order_by("id")
+
+
+def member_skill_of(*, membership: Membership, skill: Skill) -> MemberSkill | None:
+    return member_skill_list(membership=membership).filter(skill=skill).first()
 
 
 def organization_list() -> QuerySet[Organization]:

@@ -1,6 +1,7 @@
 """Writes to organizations, memberships, invitations and API tokens. Each records its audit event."""
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,17 +143,167 @@ def membership_update_role(*, actor: Membership, membership: Membership, role: R
     return membership
 
 
+# --- members' routing profile: languages, conflict-of-interest attributes, pause ---
+
+# ISO 639-1/-2 code with optional subtags (`en`, `pt-br`), as tasks and projects name languages.
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$")
+# Lowercase, so the attribute a conflict-of-interest rule names matches the member's key exactly.
+ATTRIBUTE_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+ATTRIBUTE_VALUE_MAX = 200
+MAX_LANGUAGES = 20
+MAX_ATTRIBUTES = 50
+MAX_ATTRIBUTE_VALUES = 50
+
+
+def membership_languages_clean(value: Any, errors: ErrorList) -> list[str]:
+    """Language codes, lowercased and without repeats; each bad entry reported by its index."""
+    if not isinstance(value, list):
+        errors.add("languages", "Must be a list of language codes.", "not_a_list")
+        return []
+    if len(value) > MAX_LANGUAGES:
+        errors.add("languages", f"At most {MAX_LANGUAGES} languages.", "too_many")
+    cleaned: list[str] = []
+    for index, code in enumerate(value):
+        normalised = code.strip().lower() if isinstance(code, str) else None
+        if normalised is None or len(normalised) > 16 or not _LANGUAGE.match(normalised):
+            errors.add(f"languages[{index}]", "Must be a language code such as `en` or `pt-br`.", "invalid")
+        elif normalised not in cleaned:
+            cleaned.append(normalised)
+    return cleaned
+
+
+def _attribute_value_clean(value: Any, path: str, errors: ErrorList) -> str | None:
+    if not isinstance(value, str) or not value.strip() or len(value) > ATTRIBUTE_VALUE_MAX:
+        errors.add(path, f"Must be a non-blank string of at most {ATTRIBUTE_VALUE_MAX} characters.", "invalid")
+        return None
+    return value.strip()
+
+
+def membership_attributes_clean(value: Any, errors: ErrorList) -> dict[str, str | list[str]]:
+    """`{key: string or list of strings}`; each bad key or value reported by its path."""
+    if not isinstance(value, dict):
+        errors.add("attributes", "Must be an object mapping names to strings or lists of strings.", "not_an_object")
+        return {}
+    if len(value) > MAX_ATTRIBUTES:
+        errors.add("attributes", f"At most {MAX_ATTRIBUTES} attributes.", "too_many")
+    cleaned: dict[str, str | list[str]] = {}
+    for key, item in value.items():
+        path = f"attributes.{key}"
+        if not isinstance(key, str) or not ATTRIBUTE_KEY.match(key):
+            errors.add(path, "Names are lowercase letters, digits, `_`, `.` or `-`, at most 64.", "invalid_key")
+            continue
+        if isinstance(item, list):
+            if len(item) > MAX_ATTRIBUTE_VALUES:
+                errors.add(path, f"At most {MAX_ATTRIBUTE_VALUES} values.", "too_many")
+            values = [_attribute_value_clean(v, f"{path}[{i}]", errors) for i, v in enumerate(item)]
+            cleaned[key] = [v for v in values if v is not None]
+        else:
+            single = _attribute_value_clean(item, path, errors)
+            if single is not None:
+                cleaned[key] = single
+    return cleaned
+
+
+def _check_may_edit_profile(actor: Membership, target: Membership) -> None:
+    if not actor.role_enum.at_least(Role.ADMIN):
+        raise NotAllowed("Only owners and admins may change members' languages, attributes or pause.")
+    if actor.pk == target.pk:
+        # Attributes decide conflict-of-interest exclusions, and a pause is a sanction: neither is one's own call.
+        raise NotAllowed("You cannot change your own languages, attributes or pause; ask another owner or admin.")
+    if actor.role_enum is not Role.OWNER and target.role_enum.at_least(Role.ADMIN):
+        raise NotAllowed("Only owners may manage owners and admins.")
+
+
+def membership_update_profile(
+    *, actor: Membership, membership: Membership, languages: Any = None, attributes: Any = None
+) -> Membership:
+    """Set the languages a member works in and the attributes conflict-of-interest rules match (admins)."""
+    _check_may_edit_profile(actor, membership)
+    errors = ErrorList()
+    after: dict[str, Any] = {}
+    if languages is not None:
+        after["languages"] = membership_languages_clean(languages, errors)
+    if attributes is not None:
+        after["attributes"] = membership_attributes_clean(attributes, errors)
+    errors.raise_if_any()
+    changes = changes_between({"languages": membership.languages, "attributes": membership.attributes}, after)
+    if not changes:
+        return membership
+    with transaction.atomic():
+        for name, value in after.items():
+            setattr(membership, name, value)
+        membership.save(update_fields=[*after, "updated_at"])
+        audit_record(
+            action="member.update", target=membership, changes=changes, metadata={"user": membership.user.email}
+        )
+    return membership
+
+
+def membership_pause(*, actor: Membership, membership: Membership, reason: str = "") -> Membership:
+    """Stop routing new work to a member in every project (admins); leases already out may still be submitted.
+
+    Pausing a paused member only changes the reason given.
+    """
+    _check_may_edit_profile(actor, membership)
+    reason = reason.strip()[:300]
+    if membership.paused_at is not None and membership.paused_reason == reason:
+        return membership
+    before = {"paused_reason": membership.paused_reason if membership.paused_at else None}
+    with transaction.atomic():
+        membership.paused_at = membership.paused_at or timezone.now()
+        membership.paused_reason = reason
+        membership.save(update_fields=["paused_at", "paused_reason", "updated_at"])
+        audit_record(
+            action="member.pause",
+            target=membership,
+            changes=changes_between(before, {"paused_reason": reason}),
+            metadata={"user": membership.user.email, "paused_at": membership.paused_at.isoformat()},
+        )
+    return membership
+
+
+def membership_unpause(*, actor: Membership, membership: Membership) -> Membership:
+    """Let a paused member take work again (admins)."""
+    _check_may_edit_profile(actor, membership)
+    if membership.paused_at is None:
+        raise Conflict(f"{membership.user.email} is not paused.")
+    with transaction.atomic():
+        before = {"paused_at": membership.paused_at.isoformat(), "paused_reason": membership.paused_reason}
+        membership.paused_at = None
+        membership.paused_reason = ""
+        membership.save(update_fields=["paused_at", "paused_reason", "updated_at"])
+        audit_record(
+            action="member.unpause",
+            target=membership,
+            changes={k: [v, None] for k, v in before.items()},
+            metadata={"user": membership.user.email},
+        )
+    return membership
+
+
 def membership_remove(*, actor: Membership, membership: Membership) -> None:
     """Remove a member (or let a member leave); their tokens die with the membership."""
     if actor.pk != membership.pk:
         _check_may_manage(actor, membership)
+    # The annotation app builds on tenancy; imported here so that the dependency stays one-way at import time.
+    from annotation.models import Annotation
+    from annotation.routing.leases import assignments_give_back
+
+    if Annotation.objects.filter(annotator=membership).exists():
+        raise Conflict("This member has recorded annotations, whose provenance must stay; pause the member instead.")
     with transaction.atomic():
         _check_keeps_an_owner(membership, new_role=None)
+        # Live work returns to the pool first, so no task's slot count keeps a deleted member's reservation.
+        released = assignments_give_back(annotator=membership, reason="member removed")
         audit_record(
             action="member.remove",
             target=membership,
             changes={"role": [membership.role, None]},
-            metadata={"user": membership.user.email, "tokens_revoked": membership.tokens.count()},
+            metadata={
+                "user": membership.user.email,
+                "tokens_revoked": membership.tokens.count(),
+                "assignments_released": released,
+            },
         )
         membership.delete()
 

@@ -4,10 +4,11 @@ from typing import Any
 
 import factory
 
+from annotation.models import Annotation, ConflictExclusion
 from projects.models import Project, Task
 from tenancy import credentials
 from tenancy.context import current_organization_id
-from tenancy.models import ApiToken, Membership, Organization, Role, User
+from tenancy.models import ApiToken, Membership, MemberSkill, Organization, Role, Skill, User
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -85,3 +86,46 @@ class TaskFactory(factory.django.DjangoModelFactory):
     external_id = factory.Sequence(lambda n: f"item-{n}")
     data = factory.LazyFunction(lambda: {"text": "The quick brown fox."})
     priority = 0
+    overlap = factory.LazyAttribute(lambda o: o.project.overlap)
+
+
+class SkillFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Skill
+
+    organization = factory.LazyFunction(_organization_in_context)
+    name = factory.Sequence(lambda n: f"skill-{n}")
+
+
+class MemberSkillFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MemberSkill
+
+    organization = factory.LazyFunction(_organization_in_context)
+    membership = factory.SubFactory(MembershipFactory)
+    skill = factory.SubFactory(SkillFactory)
+    level = 3
+
+
+class ConflictExclusionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConflictExclusion
+
+    organization = factory.LazyFunction(_organization_in_context)
+    project = factory.SubFactory(ProjectFactory)
+    membership = factory.SubFactory(MembershipFactory)
+
+
+class AnnotationFactory(factory.django.DjangoModelFactory):
+    """A stored annotation (as if submitted); routing tests create theirs through the API instead."""
+
+    class Meta:
+        model = Annotation
+
+    organization = factory.LazyFunction(_organization_in_context)
+    project = factory.SubFactory(ProjectFactory)
+    task = factory.SubFactory(TaskFactory, project=factory.SelfAttribute("..project"))
+    annotator = factory.SubFactory(MembershipFactory)
+    result = factory.LazyFunction(dict)
+    schema_version = factory.LazyAttribute(lambda o: o.project.schema_version)
+    guidelines_version = factory.LazyAttribute(lambda o: o.project.guidelines_version)

@@ -201,6 +201,22 @@ def test_embedded_platform_first_start_serves_sends_mail_stops_and_restarts(tmp_
         listed = list_all(platform, f"{tasks_path}?page_size=10", token)
         assert sorted(t["external_id"] for t in listed) == sorted(i["external_id"] for i in items)
 
+        # and the owner can label on SQLite too: claim (the portable claim path), a double click, submit, next
+        next_path = f"/api/v1/projects/{project['id']}/next"
+        status, lease = platform.request("POST", next_path, token)
+        assert status == 201, lease
+        assert platform.request("POST", next_path, token)[1]["id"] == lease["id"]
+        status, annotation = platform.request(
+            "POST",
+            f"/api/v1/assignments/{lease['id']}/submit",
+            token,
+            {"lease_token": lease["lease_token"], "result": {"note": "fine"}},
+        )
+        assert status == 201, annotation
+        status, second = platform.request("POST", next_path, token)
+        assert status == 201, second
+        assert second["task"]["id"] != lease["task"]["id"]
+
         # and the real worker, over the filesystem broker, mails an invitation's link
         status, invitation = platform.request(
             "POST", "/api/v1/invitations/", token, {"email": "expert@example.org", "role": "annotator"}

@@ -19,3 +19,14 @@ def _send(task_name: str, args: tuple[Any, ...]) -> None:
 def enqueue_on_commit(task_name: str, *args: Any) -> None:
     """Queue `task_name(*args)` once the surrounding transaction commits (immediately if there is none)."""
     transaction.on_commit(partial(_send, task_name, args))
+
+
+def dispatch_soon(*, organization_id: int, project_id: int, within_seconds: int = 5) -> None:
+    """Ask for a dispatch of the project, coalescing bursts: at most one message per project every few seconds.
+
+    Under a stream of submits every one of them would otherwise enqueue its own dispatch of the same project.
+    """
+    from django.core.cache import cache
+
+    if cache.add(f"routing:dispatch:{organization_id}:{project_id}", 1, timeout=within_seconds):
+        enqueue_on_commit("routing.dispatch", organization_id, project_id)

@@ -5,11 +5,16 @@ from datetime import timedelta
 
 from django.core.mail import send_mail
 
+from annotation import config as routing_config
+from annotation.routing.dispatch import project_dispatch, projects_needing_dispatch
+from annotation.routing.leases import assignments_expire
 from audit.models import AuditCheckpoint
 from audit.sealing import audit_seal
 from audit.storage import checkpoint_export
 from audit.streaming import audit_stream_organization, organizations_to_stream
+from projects.models import Project
 from tenancy import credentials
+from tenancy.context import organization_context
 from tenancy.models import Invitation, Organization
 from tenancy.services import invitation_accept_url, invitations_purge
 from workers.base import platform_task, tenant_task
@@ -87,3 +92,135 @@ def invitations_expire() -> None:
     # Platform scope: Organization is the tenant registry itself, not a tenant-owned table.
     for organization_id in Organization.objects.values_list("pk", flat=True):
         enqueue_on_commit("tenancy.invitations_purge", organization_id, INVITATION_RETENTION.days)
+
+
+@tenant_task("routing.reap")
+def routing_reap_one() -> int:
+    """Expire the organization's lapsed leases, batch by batch, and give their slots back."""
+    total = 0
+    while True:
+        expired = assignments_expire(limit=routing_config.reaper_batch())
+        total += expired
+        if expired < routing_config.reaper_batch():
+            return total
+
+
+@platform_task("routing.reap_all")
+def routing_reap_all() -> None:
+    """Beat: one reaper per organization, each inside its own tenant."""
+    for organization_id in Organization.objects.values_list("pk", flat=True):
+        enqueue_on_commit("routing.reap", organization_id)
+
+
+@tenant_task("routing.dispatch")
+def routing_dispatch(project_id: int) -> int:
+    """Fill the queues of one project's active annotators (idempotent: full queues and full tasks are skipped)."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return 0
+    return project_dispatch(project=project).queued
+
+
+@platform_task("routing.dispatch_all")
+def routing_dispatch_all() -> None:
+    """Beat: dispatch every project with recently active annotators, per organization."""
+    for organization_id in Organization.objects.values_list("pk", flat=True):
+        with organization_context(organization_id):
+            for project_id in projects_needing_dispatch():
+                enqueue_on_commit("routing.dispatch", organization_id, project_id)
+
+
+@tenant_task("quality.task_agreement")
+def quality_task_agreement(task_id: int) -> float | None:
+    """Recompute one task's agreement (after a submit or a review), then ask for a coalesced project recompute."""
+    # Imported on first use: the agreement code pulls in numpy, which no other task needs at worker start.
+    from annotation.quality.recompute import project_agreement_soon, task_agreement_recompute
+    from projects.models import Task
+
+    task = Task.objects.select_related("project").filter(pk=task_id).first()
+    if task is None:
+        return None  # deleted since the message was sent
+    agreement = task_agreement_recompute(task=task)
+    project_agreement_soon(organization_id=task.organization_id, project_id=task.project_id)
+    return agreement.score
+
+
+@tenant_task("quality.project_agreement", soft_time_limit=900)
+def quality_project_agreement(project_id: int) -> int:
+    """Recompute a project's agreement report (alpha per field, kappa per annotator pair); returns its task count."""
+    from annotation.quality.recompute import project_agreement_recompute
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return 0
+    return project_agreement_recompute(project=project).tasks
+
+
+# A platform task although it acts for one organization: the run commits its progress after each chunk of tasks,
+# every chunk read in its own transaction of that organization, so the API shows the job advancing; tenant_task
+# would hold one transaction for the whole run. The organization id still arrives explicitly, never inherited.
+@platform_task("projects.export_run", soft_time_limit=3600)
+def projects_export_run(organization_id: int, export_id: int) -> str:
+    """Write one export job's file (a finished job is left as it is); returns the job's final state."""
+    from audit.context import ActorContext, actor_context
+    from projects.exports.runner import export_run
+    from projects.models import ExportJob
+
+    with organization_context(organization_id):
+        job = ExportJob.objects.filter(pk=export_id).first()
+    if job is None:
+        return "missing"  # its project was deleted since the message was sent
+    with actor_context(ActorContext(user_label="system:projects.export_run")):
+        return export_run(job).state
+
+
+# Attempts an import gets when its source or the database keeps failing, before it is failed with nothing kept.
+IMPORT_RETRIES = 5
+
+
+# A platform task although it acts for one organization: an import commits every staged batch with its checkpoint
+# in a transaction of its own (of that organization), so a killed worker's redelivered task resumes after the last
+# batch; tenant_task would hold one transaction for the whole run. The organization id still arrives explicitly.
+# The limit leaves room for one time slice (IMPORT_SLICE_SECONDS) plus the final merge.
+@platform_task("projects.import_run", soft_time_limit=3600)
+def projects_import_run(organization_id: int, import_id: int) -> str:
+    """Work on one import for a time slice, queueing the next slice while rows remain; returns the job's state."""
+    from celery import current_task
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from audit.context import ActorContext, actor_context
+    from projects.imports.errors import SourceUnavailable
+    from projects.imports.runner import import_abandon, import_run
+    from projects.models import ImportJob
+    from workers.base import TRANSIENT_ERRORS
+
+    retryable: tuple[type[BaseException], ...] = (SourceUnavailable, *TRANSIENT_ERRORS)
+    with organization_context(organization_id):
+        job = ImportJob.objects.filter(pk=import_id).first()
+    if job is None:
+        return "missing"  # its project was deleted since the message was sent
+    request_id = str(getattr(getattr(current_task, "request", None), "id", "") or "")
+    with actor_context(ActorContext(user_label="system:projects.import_run", request_id=request_id)):
+        try:
+            outcome = import_run(job)
+        except SoftTimeLimitExceeded:
+            # The batch in flight rolled back; the next slice resumes at the last checkpoint.
+            enqueue_on_commit("projects.import_run", organization_id, import_id)
+            return "continued"
+        except retryable as exc:
+            retries = int(getattr(getattr(current_task, "request", None), "retries", 0) or 0)
+            if current_task is None or retries >= IMPORT_RETRIES:
+                reason = exc if isinstance(exc, SourceUnavailable) else "the database kept failing"
+                import_abandon(job, message=f"The import stopped after {retries + 1} attempts: {reason}")
+                return "failed"
+            # Progress is checkpointed: the retry continues where this attempt stopped.
+            raise current_task.retry(countdown=30 * 2**retries, max_retries=IMPORT_RETRIES) from exc
+        except Exception:
+            logger.exception("import.crashed", extra={"import_id": import_id})
+            import_abandon(job, message="The import stopped on an internal error; nothing was imported.")
+            raise
+    if not outcome.finished:
+        enqueue_on_commit("projects.import_run", organization_id, import_id)
+        return "continued"
+    with organization_context(organization_id):
+        return str(ImportJob.objects.filter(pk=import_id).values_list("state", flat=True).first() or "missing")

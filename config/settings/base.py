@@ -115,6 +115,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- the platform's object store: uploaded datasets, media, exports (S3 when a bucket is named, else local disk) ---
+OBJECT_STORAGE_ROOT = Path(env("OBJECT_STORAGE_ROOT", default=str(DATA_DIR / "objects")))
+OBJECT_STORAGE_BUCKET = env("OBJECT_STORAGE_BUCKET", default="")
+OBJECT_STORAGE_ENDPOINT_URL = env("OBJECT_STORAGE_ENDPOINT_URL", default="")
+OBJECT_STORAGE_REGION = env("OBJECT_STORAGE_REGION", default="")
+OBJECT_STORAGE_ACCESS_KEY_ID = env("OBJECT_STORAGE_ACCESS_KEY_ID", default="")
+OBJECT_STORAGE_SECRET_ACCESS_KEY = env("OBJECT_STORAGE_SECRET_ACCESS_KEY", default="")
+
 # --- security headers and cookies (production tightens the transport-level ones) ---
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -169,6 +177,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several models have a `state` or `format` field with different choices: each set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "AssignmentStateEnum": "annotation.models.AssignmentState",
+        "JobStateEnum": "projects.models.JobState",
+        "ExportFormatEnum": "projects.models.ExportFormat",
+        "ImportFormatEnum": "projects.imports.parsers.FORMATS",
+    },
 }
 # Largest request body the API reads; bigger bodies get 413 before anything is parsed.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024 * 1024)
@@ -177,7 +192,15 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
 PROJECTS_BULK_MAX_TASKS = env.int("PROJECTS_BULK_MAX_TASKS", default=10_000)
+PROJECTS_LABEL_SCHEMA_MAX_BYTES = env.int("PROJECTS_LABEL_SCHEMA_MAX_BYTES", default=256 * 1024)
 PROJECTS_TASK_DATA_MAX_BYTES = env.int("PROJECTS_TASK_DATA_MAX_BYTES", default=1024 * 1024)
+PROJECTS_MEDIA_MAX_BYTES = env.int("PROJECTS_MEDIA_MAX_BYTES", default=100 * 1024 * 1024)
+# Signed URLs of media and export files; capped at 300 seconds whatever is set.
+PROJECTS_SIGNED_URL_SECONDS = env.int("PROJECTS_SIGNED_URL_SECONDS", default=300)
+# Import jobs: largest file (as sent, and again decompressed), most rows, largest single value in a row.
+IMPORT_MAX_FILE_BYTES = env.int("IMPORT_MAX_FILE_BYTES", default=1024 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)
+IMPORT_MAX_FIELD_BYTES = env.int("IMPORT_MAX_FIELD_BYTES", default=1024 * 1024)
 TENANCY_INVITATION_TTL_HOURS = env.int("TENANCY_INVITATION_TTL_HOURS", default=72)
 TENANCY_TOKEN_TOUCH_SECONDS = env.int("TENANCY_TOKEN_TOUCH_SECONDS", default=60)
 
@@ -186,6 +209,10 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A message taken by a worker that dies (kill -9) returns to the queue after this many seconds. Longer than the
+# longest task's hard limit, so a slow task is never delivered twice while it still runs; every task is
+# idempotent, and beat re-sends the periodic ones in any case.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 1800}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -193,6 +220,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "invitations-expire": {"task": "tenancy.invitations_expire", "schedule": 15 * 60.0},
+    # Leases lapse between runs only by up to this long; claims also expire a member's own lapsed leases inline.
+    "routing-reap": {"task": "routing.reap_all", "schedule": 30.0},
+    "routing-dispatch": {"task": "routing.dispatch_all", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

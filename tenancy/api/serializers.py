@@ -2,10 +2,11 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tenancy.api.strict import StrictModelSerializer, StrictSerializer
-from tenancy.models import ApiToken, Invitation, Membership, Organization, Role, User
+from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Organization, Role, Skill, User
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
@@ -35,18 +36,107 @@ class MeSerializer(serializers.Serializer[Any]):
     organizations = serializers.ListField(child=serializers.DictField())
 
 
+# The shapes are checked by the services, which name each bad entry by its path (`languages[2]`,
+# `attributes.affiliation[0]`); these fields only describe them in the API schema.
+@extend_schema_field({"type": "array", "items": {"type": "string"}, "example": ["en", "pt-br"]})
+class LanguagesField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "example": {"affiliation": "Acme Pharma", "former_employers": ["Initech"]},
+    }
+)
+class AttributesField(serializers.JSONField):
+    pass
+
+
 class MemberSerializer(serializers.ModelSerializer[Membership]):
     id = serializers.UUIDField(source="uuid", read_only=True)
     user = UserSerializer(read_only=True)
+    languages = LanguagesField(read_only=True)
+    attributes = AttributesField(read_only=True)
 
     class Meta:
         model = Membership
-        fields = ["id", "user", "role", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "user",
+            "role",
+            "languages",
+            "attributes",
+            "paused_at",
+            "paused_reason",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
 class MemberUpdateSerializer(StrictSerializer):
-    role = serializers.ChoiceField(choices=Role.choices)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    languages = LanguagesField(required=False, help_text="Language codes the member works in, e.g. `en`, `pt-br`.")
+    attributes = AttributesField(
+        required=False,
+        help_text='Facts conflict-of-interest rules match, e.g. `{"affiliation": "Acme Pharma"}`; replaces all.',
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Send at least one of role, languages, attributes.", code="empty")
+        return attrs
+
+
+class MemberPauseSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class SkillSerializer(serializers.ModelSerializer[Skill]):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+
+    class Meta:
+        model = Skill
+        fields = ["id", "name", "description", "created_at"]
+        read_only_fields = fields
+
+
+class SkillInputSerializer(StrictSerializer):
+    name = serializers.RegexField(
+        r"^[a-z0-9][a-z0-9_-]*$",
+        max_length=64,
+        error_messages={"invalid": "Use lowercase letters, digits, `-` and `_`, starting with a letter or digit."},
+        help_text="How projects and tasks require it, e.g. `cardiology`.",
+    )
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:  # only a partial update can get here empty
+            raise serializers.ValidationError("Send at least one of name, description.", code="empty")
+        return attrs
+
+
+class MemberSkillSerializer(serializers.ModelSerializer[MemberSkill]):
+    skill = serializers.CharField(source="skill.name", read_only=True)
+    skill_id = serializers.UUIDField(source="skill.uuid", read_only=True)
+    verified_by = serializers.EmailField(source="verified_by.email", read_only=True, allow_null=True, default=None)
+    current = serializers.SerializerMethodField(help_text="False once expired: routing no longer counts it.")
+
+    class Meta:
+        model = MemberSkill
+        fields = ["skill", "skill_id", "level", "verified_by", "verified_at", "expires_at", "current"]
+        read_only_fields = fields
+
+    def get_current(self, held: MemberSkill) -> bool:
+        return held.is_current()
+
+
+class MemberSkillInputSerializer(StrictSerializer):
+    skill = serializers.CharField(max_length=64, help_text="The skill's name.")
+    level = serializers.IntegerField(min_value=1, max_value=5)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
 class InvitationSerializer(serializers.ModelSerializer[Invitation]):

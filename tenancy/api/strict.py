@@ -29,3 +29,7 @@ class StrictSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
 
 class StrictModelSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer[Any]):
     pass
+
+
+class EmptySerializer(StrictSerializer):
+    """The body of an action that takes no input: `{}` or nothing; any field sent is refused."""

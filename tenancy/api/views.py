@@ -1,10 +1,12 @@
-"""Tenancy endpoints: the organization, its members, invitations and API tokens; platform staff's registry."""
+"""Tenancy endpoints: the organization, members and their skills, invitations, API tokens; the platform registry."""
 
+import uuid
 from typing import Any, ClassVar, NoReturn
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
@@ -14,12 +16,14 @@ from rest_framework.views import APIView
 
 from audit.context import set_actor
 from audit.services import audit_record_denied
-from tenancy import selectors, services
+from tenancy import selectors, services, skills
 from tenancy.api import serializers as s
 from tenancy.api.base import OrganizationAPIView, object_by_uuid
+from tenancy.api.strict import EmptySerializer
 from tenancy.context import no_organization, organization_context
+from tenancy.errors import FieldError, InvalidInput
 from tenancy.filters import MemberFilter
-from tenancy.models import ApiToken, Invitation, Membership, Role
+from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Role, Skill
 
 
 class OrganizationView(OrganizationAPIView):
@@ -83,19 +87,168 @@ class MemberDetailView(OrganizationAPIView):
     def get(self, request: Request, member_id: str) -> Response:
         return Response(s.MemberSerializer(self.get_by_uuid(selectors.membership_list(), member_id)).data)
 
-    @extend_schema(request=s.MemberUpdateSerializer, responses=s.MemberSerializer)
+    @extend_schema(
+        request=s.MemberUpdateSerializer,
+        responses=s.MemberSerializer,
+        description="Change a member's role, the languages they work in, or their conflict-of-interest attributes.",
+    )
     def patch(self, request: Request, member_id: str) -> Response:
         member = self.get_by_uuid(selectors.membership_list(), member_id)
         serializer = s.MemberUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        member = services.membership_update_role(
-            actor=self.membership, membership=member, role=Role(serializer.validated_data["role"])
-        )
+        data = serializer.validated_data
+        if "role" in data:
+            member = services.membership_update_role(actor=self.membership, membership=member, role=Role(data["role"]))
+        if "languages" in data or "attributes" in data:
+            member = services.membership_update_profile(
+                actor=self.membership,
+                membership=member,
+                languages=data.get("languages"),
+                attributes=data.get("attributes"),
+            )
         return Response(s.MemberSerializer(member).data)
 
     def delete(self, request: Request, member_id: str) -> Response:
         member = self.get_by_uuid(selectors.membership_list(), member_id)
         services.membership_remove(actor=self.membership, membership=member)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberPauseView(OrganizationAPIView):
+    """Stop routing new work to a member, in every project; leases already out may still be submitted."""
+
+    serializer_class = s.MemberPauseSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"POST": Role.ADMIN}
+
+    @extend_schema(request=s.MemberPauseSerializer, responses=s.MemberSerializer)
+    def post(self, request: Request, member_id: str) -> Response:
+        member = self.get_by_uuid(selectors.membership_list(), member_id)
+        body = s.MemberPauseSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        member = services.membership_pause(
+            actor=self.membership, membership=member, reason=body.validated_data["reason"]
+        )
+        return Response(s.MemberSerializer(member).data)
+
+
+class MemberUnpauseView(OrganizationAPIView):
+    serializer_class = EmptySerializer
+    required_roles: ClassVar[dict[str, Role]] = {"POST": Role.ADMIN}
+
+    @extend_schema(request=EmptySerializer, responses=s.MemberSerializer, description="Let a paused member work again.")
+    def post(self, request: Request, member_id: str) -> Response:
+        member = self.get_by_uuid(selectors.membership_list(), member_id)
+        EmptySerializer(data=request.data).is_valid(raise_exception=True)
+        member = services.membership_unpause(actor=self.membership, membership=member)
+        return Response(s.MemberSerializer(member).data)
+
+
+class SkillListView(ListModelMixin, OrganizationAPIView):
+    """The skills the organization routes by; everyone may read them (they name what work requires)."""
+
+    serializer_class = s.SkillSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ANNOTATOR, "POST": Role.ADMIN}
+
+    def get_queryset(self) -> Any:
+        return Skill.objects.unscoped().none() if self.generating_schema else selectors.skill_list()
+
+    def get(self, request: Request) -> Response:
+        return self.list(request)
+
+    @extend_schema(request=s.SkillInputSerializer, responses={201: s.SkillSerializer})
+    def post(self, request: Request) -> Response:
+        body = s.SkillInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        skill = skills.skill_create(actor=self.membership, **body.validated_data)
+        return Response(s.SkillSerializer(skill).data, status=status.HTTP_201_CREATED)
+
+
+class SkillDetailView(OrganizationAPIView):
+    serializer_class = s.SkillSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
+
+    @extend_schema(
+        request=s.SkillInputSerializer,
+        responses=s.SkillSerializer,
+        description="Rename a skill (refused while projects or tasks require it) or change its description.",
+    )
+    def patch(self, request: Request, skill_id: str) -> Response:
+        skill = self.get_by_uuid(selectors.skill_list(), skill_id)
+        body = s.SkillInputSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        skill = skills.skill_update(actor=self.membership, skill=skill, **body.validated_data)
+        return Response(s.SkillSerializer(skill).data)
+
+    @extend_schema(responses={204: None}, description="Delete a skill nothing requires; members' levels go with it.")
+    def delete(self, request: Request, skill_id: str) -> Response:
+        skill = self.get_by_uuid(selectors.skill_list(), skill_id)
+        skills.skill_delete(actor=self.membership, skill=skill)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _names(public_id: str, membership: Membership) -> bool:
+    try:
+        return uuid.UUID(str(public_id)) == membership.uuid
+    except ValueError:
+        return False
+
+
+class MemberSkillListView(ListModelMixin, OrganizationAPIView):
+    """A member's verified skill levels: the member may read their own; managers read anyone's and verify them."""
+
+    serializer_class = s.MemberSkillSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ANNOTATOR, "POST": Role.MANAGER}
+
+    def _member(self, member_id: str) -> Membership:
+        if not self.role.at_least(Role.MANAGER) and not _names(member_id, self.membership):
+            # Judged on the id alone, before any lookup, so the answer says nothing about whether it exists.
+            raise PermissionDenied(f"This action needs the {Role.MANAGER.value} role or higher.")
+        return self.get_by_uuid(selectors.membership_list(), member_id)
+
+    def get_queryset(self) -> Any:
+        if self.generating_schema:
+            return MemberSkill.objects.unscoped().none()
+        return selectors.member_skill_list(membership=self._member(self.kwargs["member_id"]))
+
+    def get(self, request: Request, member_id: str) -> Response:
+        return self.list(request)
+
+    @extend_schema(
+        request=s.MemberSkillInputSerializer,
+        responses={201: s.MemberSkillSerializer, 200: s.MemberSkillSerializer},
+        description="Record the member's level in a skill, verified by you now: 201 when new, 200 when re-verified.",
+    )
+    def post(self, request: Request, member_id: str) -> Response:
+        member = self._member(member_id)
+        body = s.MemberSkillInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        skill = selectors.skill_list().filter(name=data["skill"]).first()
+        if skill is None:
+            raise InvalidInput(
+                "The request has invalid fields.",
+                errors=[FieldError("skill", f"No skill is named {data['skill']!r}.", "does_not_exist")],
+            )
+        held, created = skills.member_skill_set(
+            actor=self.membership, membership=member, skill=skill, level=data["level"], expires_at=data["expires_at"]
+        )
+        return Response(
+            s.MemberSkillSerializer(held).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class MemberSkillDetailView(OrganizationAPIView):
+    serializer_class = s.MemberSkillSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"DELETE": Role.MANAGER}
+
+    @extend_schema(responses={204: None}, description="Withdraw the member's level in the skill.")
+    def delete(self, request: Request, member_id: str, skill_id: str) -> Response:
+        member = self.get_by_uuid(selectors.membership_list(), member_id)
+        skill = self.get_by_uuid(selectors.skill_list(), skill_id)
+        held = selectors.member_skill_of(membership=member, skill=skill)
+        if held is None:
+            raise NotFound()
+        skills.member_skill_remove(actor=self.membership, member_skill=held)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

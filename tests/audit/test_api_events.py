@@ -101,6 +101,40 @@ def test_cursor_pages_walk_newest_first_without_repeats(admin):
     assert seen == [("export.create", "alice@lab.example"), ("project.update", "alice@lab.example")]
 
 
+def test_cursor_links_walk_back_and_forth_and_split_events_of_the_same_instant(admin, monkeypatch):
+    # Three more events recorded in the same microsecond: only their ids order them.
+    moment = AuditEvent.objects.order_by("-occurred_at").values_list("occurred_at", flat=True).first()
+    monkeypatch.setattr(AuditEvent._meta.get_field("occurred_at"), "_get_default", lambda: moment)
+    for number in range(3):
+        record("project.update", "carol@lab.example", metadata={"n": number})
+    newest_first = list(AuditEvent.objects.order_by("-occurred_at", "-id").values_list("sequence", "category"))
+
+    pages = [admin.get(URL, {"page_size": 3})]
+    while pages[-1].json()["next"]:
+        pages.append(admin.get(pages[-1].json()["next"]))
+    back = admin.get(pages[-1].json()["previous"])
+    back_again = admin.get(back.json()["previous"])
+
+    def keys(response) -> list[tuple[int, str]]:
+        return [(e["sequence"], e["category"]) for e in response.json()["results"]]
+
+    assert [key for page in pages for key in keys(page)] == newest_first
+    assert len(pages) == 3
+    assert pages[0].json()["previous"] is None
+    assert keys(back) == keys(pages[-2])
+    assert keys(back_again) == keys(pages[0])
+    assert back_again.json()["previous"] is None
+
+
+@pytest.mark.parametrize("cursor", ["cD00Mg==", "not base64!", "cD0xLTItMw=="])
+def test_a_cursor_that_names_no_position_is_a_404(admin, cursor):
+    # "p=42" (an event id alone, as cursors once were), garbage, and "p=1-2-3".
+    response = admin.get(URL, {"cursor": cursor})
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found", "errors": []}
+
+
 def test_export_csv_is_formula_safe_and_filtered(tenant, admin):
     record("project.update", '=HYPERLINK("http://evil")', metadata={"note": "+1"})
 

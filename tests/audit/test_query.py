@@ -7,8 +7,15 @@ import pytest
 from django.db import connection
 
 from audit.context import ActorContext, actor_context
+from audit.models import AuditEvent
 from audit.query import AuditQuery, parse_search, query_from_params
-from audit.selectors import audit_event_page, audit_event_search
+from audit.selectors import (
+    EventPosition,
+    audit_event_page,
+    audit_event_search,
+    audit_events_newer,
+    audit_events_older,
+)
 from audit.services import audit_record
 from tenancy.errors import InvalidInput
 from tests.factories import MembershipFactory, ProjectFactory, TaskFactory, UserFactory
@@ -224,13 +231,79 @@ def test_keyset_pages_walk_the_trail_once(trail):
     second = audit_event_page(AuditQuery(), before=first.next_before, limit=4)
 
     assert [e.pk for e in first.events] == ids[:4]
-    assert first.next_before == ids[3]
+    assert first.next_before == EventPosition(AuditEvent.objects.get(pk=ids[3]).occurred_at, ids[3])
     assert [e.pk for e in second.events] == ids[4:]
     assert second.next_before is None
 
 
-def _plan(sql_and_params: tuple[str, tuple], *, off: tuple[str, ...] = ("enable_seqscan",)) -> str:
-    # A test table holds a handful of rows, where any plan is cheap: turn off the plans a big trail rules out.
+@pytest.fixture
+def clock(monkeypatch):
+    """`clock(moment)`: events recorded from then on occurred at `moment` (the field's default is what sets it)."""
+    field = AuditEvent._meta.get_field("occurred_at")
+
+    def set_time(moment: datetime) -> None:
+        monkeypatch.setattr(field, "_get_default", lambda: moment)
+
+    return set_time
+
+
+def test_the_list_is_ordered_by_time_then_id_and_pages_split_ties_exactly(tenant, clock):
+    noon = datetime(2026, 11, 5, 12, tzinfo=UTC)
+    clock(noon)
+    tied = [record("project.update") for _ in range(3)]
+    clock(noon - timedelta(hours=1))
+    earlier_but_written_last = record("project.update")
+    clock(noon + timedelta(hours=1))
+    newest = record("project.update")
+
+    walked: list[int] = []
+    page = audit_event_page(AuditQuery(), limit=2)
+    walked += [e.pk for e in page.events]
+    while page.next_before is not None:
+        page = audit_event_page(AuditQuery(), before=page.next_before, limit=2)
+        walked += [e.pk for e in page.events]
+
+    assert found(AuditQuery()) == [newest, *reversed(tied), earlier_but_written_last]
+    assert walked == found(AuditQuery())
+    # A page boundary falls between two events of the same microsecond: the id decides.
+    assert audit_event_page(AuditQuery(), limit=2).next_before == EventPosition(noon, tied[2])
+
+
+def test_older_and_newer_than_a_position_exclude_it(tenant, clock):
+    noon = datetime(2026, 11, 5, 12, tzinfo=UTC)
+    clock(noon)
+    first, second, third = (record("project.update") for _ in range(3))
+    middle = EventPosition(noon, second)
+    events = audit_event_search(AuditQuery())
+
+    assert [e.pk for e in audit_events_older(events, middle)] == [first]
+    assert [e.pk for e in audit_events_newer(events, middle)] == [third]
+    assert [e.pk for e in audit_events_older(events, middle.next_id())] == [second, first]
+    assert [e.pk for e in audit_events_newer(events, middle.previous_id())] == [second, third]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 5, 12, 0, 0, 123456, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_a_position_token_round_trips_exactly(moment):
+    position = EventPosition(moment, 9_007_199_254_740_993)
+
+    assert EventPosition.parse(position.token()) == position
+
+
+@pytest.mark.parametrize("token", ["", "42", "1-", "-1-2", "1.5-2", "1-2-3", "x-1", "1" * 18 + "-1", "1-" + "9" * 19])
+def test_a_malformed_position_token_is_no_position(token):
+    assert EventPosition.parse(token) is None
+
+
+def _plan(sql_and_params: tuple[str, tuple], *, off: tuple[str, ...] = ("enable_seqscan", "enable_sort")) -> str:
+    # A test table holds a handful of rows, where any plan is cheap (reading one index and sorting the few rows
+    # found included): turn off the plans a big trail rules out. A sort still shows when no index gives the order.
     sql, params = sql_and_params
     with connection.cursor() as cursor:
         for setting in off:
@@ -245,14 +318,15 @@ def _plan(sql_and_params: tuple[str, tuple], *, off: tuple[str, ...] = ("enable_
 @pytest.mark.parametrize(
     ("q", "index"),
     [
-        ("category:data_access", "audit_event_org_category_id"),
-        ("action:project.create", "audit_event_org_action_id"),
-        ("action:export.*", "audit_event_org_category_id"),
-        ("actor:carol@lab.example", "audit_event_org_actor_id"),
-        ("outcome:denied", "audit_event_org_outcome_id"),
+        ("category:data_access", "audit_event_org_category_at"),
+        ("action:project.create", "audit_event_org_action_at"),
+        ("action:export.*", "audit_event_org_category_at"),
+        ("actor:carol@lab.example", "audit_event_org_actor_at"),
+        ("outcome:denied", "audit_event_org_outcome_at"),
+        ("created:2026-11-05", "audit_event_org_time_id"),
     ],
 )
-def test_filtered_pages_are_index_scans_in_id_order_without_a_sort(trail, q, index):
+def test_filtered_pages_are_index_scans_in_list_order_without_a_sort(trail, q, index):
     page = audit_event_search(parse_search(q))[:100]
 
     plan = _plan(page.query.sql_with_params())
@@ -266,27 +340,48 @@ def test_filtered_pages_are_index_scans_in_id_order_without_a_sort(trail, q, ind
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [index])
         (definition,) = cursor.fetchone()
     assert definition.startswith(f"CREATE INDEX {index} ON public.audit_auditevent USING btree (organization_id, ")
-    assert definition.endswith(", id)")
+    assert definition.endswith("occurred_at, id)")
 
 
-def test_metadata_indexes_exist_for_project_and_task_ids(db):
+def test_a_deep_cursor_page_is_an_index_range_without_a_sort(trail):
+    middle = AuditEvent.objects.get(pk=trail["ids"]["list"])
+    page = audit_events_older(audit_event_search(parse_search("category:data_access")), EventPosition.of(middle))
+
+    plan = _plan(page[:100].query.sql_with_params())
+
+    assert "Index Scan Backward using audit_event_" in plan, plan
+    assert "Index Cond: " in plan, plan
+    assert "occurred_at <= " in plan, plan
+    assert "Sort" not in plan
+
+
+@pytest.mark.parametrize("q", ["target:{task}", "target:projects.task:{task}", "target:{task} category:data_access"])
+def test_who_saw_a_task_is_a_range_of_the_subject_index_joined_to_its_events(trail, q):
+    page = audit_event_search(parse_search(q.format(task=trail["task"].uuid)))[:100]
+
+    plan = _plan(page.query.sql_with_params())
+
+    # The order comes from the subject index; how a handful of events is joined to it says nothing (at 10 million
+    # events each subject row is one primary-key lookup, see bench/audit_list.py).
+    assert "Scan Backward using audit_subject_lookup on audit_auditsubject" in plan, plan
+    assert "Index Cond: ((organization_id = " in plan, plan
+    assert "AND (subject_id = " in plan, plan
+    assert "Sort" not in plan
+
+
+def test_the_metadata_index_for_project_exists_and_the_task_ids_index_is_gone(db):
     # Which plan a handful of rows gets says nothing; bench/audit_list.py measures these at 10 million events.
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_auditevent' "
-            "AND indexname IN ('audit_event_org_mproject_id', 'audit_event_task_ids') ORDER BY indexname"
+            "AND (indexname LIKE 'audit_event_org_mproject%%' OR indexname = 'audit_event_task_ids') ORDER BY 1"
         )
         rows = cursor.fetchall()
 
     assert rows == [
         (
-            "audit_event_org_mproject_id",
-            "CREATE INDEX audit_event_org_mproject_id ON public.audit_auditevent "
-            "USING btree (organization_id, ((metadata -> 'project'::text)), id)",
-        ),
-        (
-            "audit_event_task_ids",
-            "CREATE INDEX audit_event_task_ids ON public.audit_auditevent "
-            "USING gin (((metadata -> 'task_ids'::text)) jsonb_path_ops)",
+            "audit_event_org_mproject_at",
+            "CREATE INDEX audit_event_org_mproject_at ON public.audit_auditevent "
+            "USING btree (organization_id, ((metadata -> 'project'::text)), occurred_at, id)",
         ),
     ]

@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import ProgrammingError, connection, transaction
 
-from audit.models import AuditCheckpoint, AuditEvent, AuditSeal
+from audit.models import AuditCheckpoint, AuditEvent, AuditSeal, AuditSubject
 from audit.retention import Expired, audit_expire, retention_days, retention_for
 from audit.sealing import audit_seal
 from audit.services import audit_record
@@ -89,6 +89,28 @@ def test_expiry_drops_only_whole_old_sealed_ranges_and_the_trail_still_verifies(
     report = audit_verify()
     assert report.ok, report.problems
     assert (report.events_checked, report.unsealed_events) == (8, 0)  # data_access 6..10, project 1..2, audit 1
+
+
+def test_expiry_removes_the_subject_rows_of_the_expired_events_and_no_others(tenant, settings):
+    settings.AUDIT_RETENTION_DAYS = {"data_access": "365"}
+    listed = audit_record(
+        action="data_access.task_list", target_type="projects.project", target_id="p-1", metadata={"task_ids": ["t-1"]}
+    )
+    audit_record(action="data_access.task_view", target_type="projects.task", target_id="t-1")
+    _backdate(tenant.pk, "data_access", [1, 2], 400)
+    audit_seal()
+    kept = audit_record(action="data_access.task_view", target_type="projects.task", target_id="t-1")
+    on_the_project = audit_record(action="project.update", target_type="projects.project", target_id="p-1")
+
+    with as_table_owner():
+        assert audit_expire() == [Expired(category="data_access", through_sequence=2, events=2)]
+
+    assert sorted(AuditSubject.objects.values_list("subject_id", "event_id")) == [
+        ("data_access", AuditEvent.objects.get(action="audit.expire").pk),
+        ("p-1", on_the_project.pk),
+        ("t-1", kept.pk),
+    ]
+    assert listed.pk not in set(AuditEvent.objects.values_list("id", flat=True))
 
 
 def test_expiry_is_idempotent_and_waits_for_the_whole_range(aged_trail):

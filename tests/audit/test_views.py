@@ -11,6 +11,7 @@ from audit import views
 from audit.context import ActorContext, actor_context
 from audit.models import AuditEvent
 from audit.sealing import audit_seal
+from audit.selectors import EventPosition
 from audit.services import audit_record
 from audit.signing import current_key_id
 from tenancy.models import Role
@@ -164,11 +165,40 @@ def test_pages_are_keyset_cursors_older_and_newer(tenant, monkeypatch):
     assert _sequences(newest) == [5, 4]
     assert first.context["newer_url"] == ""
     assert third.context["older_url"] == ""
-    ids = list(AuditEvent.objects.filter(category="project").order_by("-id").values_list("id", flat=True))
-    assert first.context["older_url"] == f"/audit/?q=action%3Aproject.%2A&before={ids[1]}"
-    assert third.context["newer_url"] == f"/audit/?q=action%3Aproject.%2A&after={ids[4]}"
+    events = list(AuditEvent.objects.filter(category="project").order_by("-occurred_at", "-id"))
+    assert first.context["older_url"] == f"/audit/?q=action%3Aproject.%2A&before={EventPosition.of(events[1]).token()}"
+    assert third.context["newer_url"] == f"/audit/?q=action%3Aproject.%2A&after={EventPosition.of(events[4]).token()}"
     assert 'rel="next"' in second.text
     assert 'rel="prev"' in second.text
+
+
+@pytest.mark.parametrize("cursor", ["before", "after"])
+def test_a_malformed_cursor_shows_the_newest_page(tenant, cursor):
+    for number in range(3):
+        _record("project.update", metadata={"n": number})
+    client, _ = _client_as(Role.ADMIN)
+
+    response = client.get(AUDIT_URL, {"category": "project", cursor: "99"})
+
+    assert response.status_code == 200
+    assert _sequences(response) == [3, 2, 1]
+    assert response.context["newer_url"] == ""
+
+
+def test_a_cursor_at_the_trail_end_still_links_back_to_the_events_it_names(tenant, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    events = [_record("project.update", metadata={"n": number}) for number in range(3)]
+    client, _ = _client_as(Role.ADMIN)
+
+    past_the_oldest = client.get(AUDIT_URL, {"category": "project", "before": EventPosition.of(events[0]).token()})
+    back = client.get(past_the_oldest.context["newer_url"])
+    past_the_newest = client.get(AUDIT_URL, {"category": "project", "after": EventPosition.of(events[2]).token()})
+    forward = client.get(past_the_newest.context["older_url"])
+
+    assert _sequences(past_the_oldest) == []
+    assert _sequences(back) == [2, 1]
+    assert _sequences(past_the_newest) == []
+    assert _sequences(forward) == [3, 2]
 
 
 def test_a_page_costs_the_same_queries_however_many_events(tenant, django_assert_num_queries):

@@ -24,6 +24,7 @@ def test_audit_list_benchmark_runs_and_prints_its_table():
         "actor + category, deep",
         "outcome:denied",
         "target:<task> (who saw it)",
+        "target:<project>, deep",
         "project:<uuid>",
         "created: last hour",
         "created: a day, mid-trail",

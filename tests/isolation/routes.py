@@ -16,12 +16,14 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.files import File
 from django.db import connection, transaction
 from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from audit.sealing import audit_seal
+from audit.services import audit_record
 from audit.streaming import stream_cursor_lock
 from projects import services as project_services
 from projects.models import Task
@@ -30,6 +32,10 @@ from tenancy.context import organization_context
 from tenancy.models import Membership, Organization, Role, User
 from tenancy.scoping import TenantManager, TenantModel, TenantOwned
 from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory, UserFactory
+from tests.isolation.exports_world import media_data, populate_exports, populate_media
+from tests.isolation.imports_world import populate_imports
+from tests.isolation.quality_world import populate_quality
+from tests.isolation.routing_world import populate_routing
 
 API_PREFIX = "api/v1/"
 # Machine-readable API description and its viewer: no tenant data, no object ids.
@@ -46,6 +52,17 @@ PARAM_OBJECTS = {
     "token_id": "token",
     "project_id": "project",
     "task_id": "task",
+    # The caller's own lease where a route acts only on its holder's (see `assignments` in routing_world).
+    "assignment_id": "assignment",
+    "skill_id": "skill",
+    "exclusion_id": "exclusion",
+    # An annotation waiting for review (see quality_world).
+    "annotation_id": "pending_annotation",
+    # A finished export job with its file (see exports_world).
+    "export_id": "export",
+    # A pending import job, and an S3 location of the organization (see imports_world).
+    "import_id": "import_job",
+    "connection_id": "storage_connection",
 }
 
 NOT_FOUND = {"detail": "Not found.", "code": "not_found", "errors": []}
@@ -142,10 +159,16 @@ def fresh_ip() -> str:
 
 
 def call(client: APIClient, method: str, path: str, body: Any = None, **extra: Any) -> Any:
-    """One API request as JSON, from an address of its own."""
+    """One API request as JSON (multipart when the body holds a file), from an address of its own."""
     extra.setdefault("REMOTE_ADDR", fresh_ip())
     handler = getattr(client, method.lower())
-    response = handler(path, **extra) if body is None else handler(path, body, format="json", **extra)
+    has_file = isinstance(body, dict) and any(isinstance(v, File) for v in body.values())
+    if has_file:
+        for value in body.values():
+            if isinstance(value, File):
+                value.seek(0)  # the same body may be sent more than once
+    body_format = "multipart" if has_file else "json"
+    response = handler(path, **extra) if body is None else handler(path, body, format=body_format, **extra)
     if getattr(response, "streaming", False):
         # Read a streamed body (audit export) now, while the test's tenant context and data are as the call saw
         # them, and let the matrices inspect `.content` like any other response's.
@@ -200,17 +223,29 @@ def populate(prefix: str, *, roles: tuple[Role, ...] = (Role.OWNER,)) -> SimpleN
         world.project = project_services.project_create(
             actor=owner, name=f"{prefix} project", codename=f"{prefix} codename", guidelines=f"{prefix} guidelines"
         )
+        populate_media(world)  # before any task: every task's data names the file (exports_world)
         project_services.task_bulk_create(
             actor=owner,
             project=world.project,
-            items=[{"external_id": f"{prefix}-item", "data": {"text": f"{prefix} text"}}],
+            items=[{"external_id": f"{prefix}-item", "data": {"text": f"{prefix} text", **media_data(world)}}],
         )
         world.task = Task.objects.get(project=world.project, external_id=f"{prefix}-item")
+        # A read of the task list, recorded as the tasks route records it: the audit subject table then holds both
+        # kinds of row, the targets of the records above and a task that a list named.
+        audit_record(
+            action="data_access.task_list",
+            target=world.project,
+            metadata={"count": 1, "task_ids": [str(world.task.uuid)]},
+        )
         issued = tenancy_services.invitation_create(
             actor=owner, organization=organization, email=f"{prefix}-invitee@{prefix}.test", role=Role.ANNOTATOR
         )
         world.invitation = issued.invitation
         world.invitation_raw = issued.accept_url.rsplit("/", 1)[1]
+        populate_routing(world)
+        populate_quality(world)
+        populate_exports(world)
+        populate_imports(world)
         # Seal what is there so far, so the seal and checkpoint tables hold rows of this tenant too.
         audit_seal()
         # A SIEM delivery cursor, so the stream cursor table holds a row of this tenant too.

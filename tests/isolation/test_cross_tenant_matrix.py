@@ -8,12 +8,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from tenancy.context import organization_context
 from tenancy.models import Membership, Organization, Role
 from tenancy.services import invitation_create
 from tests.factories import UserFactory
+from tests.isolation.exports_world import MEDIA_FIELD, PNG
 from tests.isolation.routes import (
     LAYERS,
     NOT_AUTHENTICATED,
@@ -49,7 +51,21 @@ class Expect:
     body: Body = None  # a plausible request body; a callable gets (victim, caller)
 
 
+def _lease(a: SimpleNamespace, b: SimpleNamespace) -> dict[str, str]:
+    """The victim's real lease token: knowing it must not be enough to act on the lease."""
+    return {"lease_token": str(a.assignment.lease_token)}
+
+
 CROSS_TENANT: dict[str, Expect] = {
+    "POST /api/v1/annotations/{annotation_id}/review": Expect(OBJECT, body={"decision": "reject", "comment": "forged"}),
+    "POST /api/v1/assignments/{assignment_id}/heartbeat": Expect(OBJECT, body=_lease),
+    "GET /api/v1/assignments/{assignment_id}/media": Expect(OBJECT, body={"field": MEDIA_FIELD}),
+    "POST /api/v1/assignments/{assignment_id}/release": Expect(OBJECT, body=_lease),
+    "POST /api/v1/assignments/{assignment_id}/revoke": Expect(OBJECT, body={"reason": "taking it"}),
+    "POST /api/v1/assignments/{assignment_id}/skip": Expect(OBJECT, body=lambda a, b: {**_lease(a, b), "reason": "x"}),
+    "POST /api/v1/assignments/{assignment_id}/submit": Expect(
+        OBJECT, body=lambda a, b: {**_lease(a, b), "result": {"label": "forged"}}
+    ),
     "GET /api/v1/audit/events/": Expect(COLLECTION, 200),
     "GET /api/v1/audit/events/export": Expect(COLLECTION, 200),
     "GET /api/v1/audit/checkpoints/": Expect(COLLECTION, 200),
@@ -57,6 +73,9 @@ CROSS_TENANT: dict[str, Expect] = {
     "GET /api/v1/audit/public-key": Expect(COLLECTION, 200),
     "POST /api/v1/audit/seal": Expect(COLLECTION, 200, {}),
     "POST /api/v1/audit/verify": Expect(COLLECTION, 200, {}),
+    "GET /api/v1/exclusions/": Expect(COLLECTION, 200),
+    "POST /api/v1/exclusions/": Expect(COLLECTION, 201, {"attribute": "affiliation", "value": "Bravo rival two"}),
+    "DELETE /api/v1/exclusions/{exclusion_id}": Expect(OBJECT),
     "GET /api/v1/invitations/": Expect(COLLECTION, 200),
     "POST /api/v1/invitations/": Expect(COLLECTION, 201, {"email": "bravo-new@bravo.test", "role": "annotator"}),
     "POST /api/v1/invitations/accept": Expect(PRE_TENANT, 400, lambda a, b: {"token": a.invitation_raw}),
@@ -67,6 +86,11 @@ CROSS_TENANT: dict[str, Expect] = {
     "GET /api/v1/members/{member_id}": Expect(OBJECT),
     "PATCH /api/v1/members/{member_id}": Expect(OBJECT, body={"role": "reviewer"}),
     "DELETE /api/v1/members/{member_id}": Expect(OBJECT),
+    "POST /api/v1/members/{member_id}/pause": Expect(OBJECT, body={"reason": "taking over"}),
+    "POST /api/v1/members/{member_id}/unpause": Expect(OBJECT, body={}),
+    "GET /api/v1/members/{member_id}/skills/": Expect(OBJECT),
+    "POST /api/v1/members/{member_id}/skills/": Expect(OBJECT, body=lambda a, b: {"skill": b.skill.name, "level": 5}),
+    "DELETE /api/v1/members/{member_id}/skills/{skill_id}": Expect(OBJECT),
     "GET /api/v1/organization": Expect(COLLECTION, 200),
     "PATCH /api/v1/organization": Expect(COLLECTION, 200, {"name": "Bravo renamed", "settings": {"k": 1}}),
     "GET /api/v1/platform/organizations/": Expect(PLATFORM),
@@ -79,11 +103,65 @@ CROSS_TENANT: dict[str, Expect] = {
     "GET /api/v1/projects/{project_id}": Expect(OBJECT),
     "PATCH /api/v1/projects/{project_id}": Expect(OBJECT, body={"name": "Bravo renamed", "guidelines": "new"}),
     "DELETE /api/v1/projects/{project_id}": Expect(OBJECT),
+    "GET /api/v1/projects/{project_id}/adjudication/": Expect(OBJECT),
+    "GET /api/v1/projects/{project_id}/agreement": Expect(OBJECT),
+    "GET /api/v1/projects/{project_id}/assignments/": Expect(OBJECT),
+    "POST /api/v1/projects/{project_id}/assignments/": Expect(
+        OBJECT, body=lambda a, b: {"task": str(a.free_task.uuid), "annotator": str(b.owner.uuid)}
+    ),
+    "POST /api/v1/projects/{project_id}/dispatch": Expect(OBJECT, body={}),
+    "GET /api/v1/projects/{project_id}/exclusions/": Expect(OBJECT),
+    "POST /api/v1/projects/{project_id}/exclusions/": Expect(OBJECT, body=lambda a, b: {"member": str(a.member.uuid)}),
+    "GET /api/v1/projects/{project_id}/gold-accuracy": Expect(OBJECT),
+    "POST /api/v1/projects/{project_id}/next": Expect(OBJECT, body={}),
+    "GET /api/v1/projects/{project_id}/progress/": Expect(OBJECT),
+    "POST /api/v1/projects/{project_id}/progress/{member_id}/pause": Expect(OBJECT, body={"reason": "x"}),
+    "POST /api/v1/projects/{project_id}/progress/{member_id}/unpause": Expect(OBJECT, body={}),
+    "GET /api/v1/projects/{project_id}/reviews/queue": Expect(OBJECT),
+    "GET /api/v1/projects/{project_id}/schema-versions/": Expect(OBJECT),
+    # Names no tenant's object: converts the text it is given and stores nothing.
+    "POST /api/v1/label-schemas/from-label-studio": Expect(
+        COLLECTION,
+        200,
+        {"label_studio_config": '<View><Text name="t" value="$t"/><TextArea name="a" toName="t"/></View>'},
+    ),
     "GET /api/v1/projects/{project_id}/tasks/": Expect(OBJECT),
+    "GET /api/v1/projects/{project_id}/exports/": Expect(OBJECT),
+    "POST /api/v1/projects/{project_id}/exports/": Expect(
+        OBJECT, body={"format": "csv", "filters": {"status": "done"}}
+    ),
+    "GET /api/v1/exports/{export_id}": Expect(OBJECT),
+    "GET /api/v1/exports/{export_id}/download": Expect(OBJECT),
+    "POST /api/v1/projects/{project_id}/media/": Expect(
+        OBJECT, body=lambda a, b: {"file": SimpleUploadedFile("bravo.png", PNG, content_type="image/png")}
+    ),
     "POST /api/v1/projects/{project_id}/tasks/": Expect(
         OBJECT, body=[{"external_id": "bravo-new", "data": {"text": "new item"}}]
     ),
     "GET /api/v1/projects/{project_id}/tasks/{task_id}": Expect(OBJECT),
+    "GET /api/v1/skills/": Expect(COLLECTION, 200),
+    # Imports: the victim's project, job and storage connection, each as missing as a random id; the import body
+    # names the caller's own connection, so only the project can be what is refused.
+    "GET /api/v1/projects/{project_id}/imports/": Expect(OBJECT),
+    "POST /api/v1/projects/{project_id}/imports/": Expect(
+        OBJECT, body=lambda a, b: {"storage": str(b.storage_connection.uuid), "prefix": "", "format": "jsonl"}
+    ),
+    "GET /api/v1/imports/{import_id}": Expect(OBJECT),
+    "POST /api/v1/imports/{import_id}/cancel": Expect(OBJECT, body={}),
+    "GET /api/v1/storage-connections/": Expect(COLLECTION, 200),
+    "POST /api/v1/storage-connections/": Expect(
+        COLLECTION,
+        201,
+        {"name": "bravo new storage", "bucket": "bravo-new", "endpoint_url": "http://93.184.216.34:9000"},
+    ),
+    "GET /api/v1/storage-connections/{connection_id}": Expect(OBJECT),
+    "PATCH /api/v1/storage-connections/{connection_id}": Expect(OBJECT, body={"name": "taken over", "prefix": ""}),
+    "DELETE /api/v1/storage-connections/{connection_id}": Expect(OBJECT),
+    "POST /api/v1/skills/": Expect(COLLECTION, 201, {"name": "bravo-radiology", "description": "Imaging"}),
+    "PATCH /api/v1/skills/{skill_id}": Expect(OBJECT, body={"name": "renamed", "description": "x"}),
+    "DELETE /api/v1/skills/{skill_id}": Expect(OBJECT),
+    "POST /api/v1/tasks/{task_id}/adjudicate": Expect(OBJECT, body={"result": {"label": "forged"}, "rationale": "x"}),
+    "GET /api/v1/tasks/{task_id}/annotations/": Expect(OBJECT),
     "GET /api/v1/tokens/": Expect(COLLECTION, 200),
     "POST /api/v1/tokens/": Expect(COLLECTION, 201, {"name": "bravo new token", "role": "manager"}),
     "GET /api/v1/tokens/{token_id}": Expect(OBJECT),

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from tenancy import services
@@ -16,6 +17,7 @@ from tenancy.context import organization_context
 from tenancy.errors import Conflict
 from tenancy.models import Membership, Role, User
 from tests.factories import MembershipFactory, UserFactory
+from tests.isolation.exports_world import MEDIA_FIELD, PNG
 from tests.isolation.routes import (
     NOT_AUTHENTICATED,
     NOT_FOUND,
@@ -43,16 +45,47 @@ PUBLIC = "public"  # no credentials needed (the invitation secret is the credent
 class Rule:
     minimum: Role | str  # the lowest role allowed, or STAFF / PUBLIC
     status: int  # what an allowed caller gets with `body` against the populated tenant
-    body: Any = None
+    body: Any = None  # a request body, or a callable taking the populated tenant and returning one
+    # The route acts only on the caller's own object (a lease): the matrix addresses the caller's own, and another
+    # member's is a 404 for every role, exactly like a missing one.
+    own: bool = False
+
+
+def body_for(rule: Rule, world: SimpleNamespace) -> Any:
+    return rule.body(world) if callable(rule.body) else rule.body
+
+
+def _lease(world: SimpleNamespace) -> dict[str, str]:
+    return {"lease_token": str(world.assignment.lease_token)}
 
 
 ROLE_MATRIX: dict[str, Rule] = {
+    # Review and adjudication: reviewers and up; the annotation under review is the target annotator's.
+    "POST /api/v1/annotations/{annotation_id}/review": Rule(Role.REVIEWER, 201, {"decision": "accept"}),
+    "POST /api/v1/assignments/{assignment_id}/heartbeat": Rule(Role.ANNOTATOR, 200, _lease, own=True),
+    # A signed URL of the file the held task names: the lease holder's alone, whatever their role.
+    "GET /api/v1/assignments/{assignment_id}/media": Rule(Role.ANNOTATOR, 200, {"field": MEDIA_FIELD}, own=True),
+    "POST /api/v1/assignments/{assignment_id}/release": Rule(Role.ANNOTATOR, 204, _lease, own=True),
+    # A manager takes back any live assignment; the matrix's is the caller's own, which is one of them.
+    "POST /api/v1/assignments/{assignment_id}/revoke": Rule(Role.MANAGER, 200, {"reason": "reassigning"}),
+    "POST /api/v1/assignments/{assignment_id}/skip": Rule(
+        Role.ANNOTATOR, 204, lambda w: {**_lease(w), "reason": "outside my expertise"}, own=True
+    ),
+    "POST /api/v1/assignments/{assignment_id}/submit": Rule(
+        Role.ANNOTATOR, 201, lambda w: {**_lease(w), "result": {"label": "done"}, "time_spent_ms": 1200}, own=True
+    ),
     "GET /api/v1/audit/events/": Rule(Role.ADMIN, 200),
     "GET /api/v1/audit/events/export": Rule(Role.ADMIN, 200),
     "GET /api/v1/audit/checkpoints/": Rule(Role.ADMIN, 200),
     "GET /api/v1/audit/public-key": Rule(PUBLIC, 200),
     "POST /api/v1/audit/seal": Rule(Role.ADMIN, 200, {}),
     "POST /api/v1/audit/verify": Rule(Role.ADMIN, 200, {}),
+    # Conflict-of-interest rules: managers only; an annotator never sees one, least of all one naming them.
+    "GET /api/v1/exclusions/": Rule(Role.MANAGER, 200),
+    "POST /api/v1/exclusions/": Rule(
+        Role.MANAGER, 201, {"attribute": "affiliation", "value": "Initech", "reason": "sponsor of every study"}
+    ),
+    "DELETE /api/v1/exclusions/{exclusion_id}": Rule(Role.MANAGER, 204),
     "GET /api/v1/invitations/": Rule(Role.ADMIN, 200),
     "POST /api/v1/invitations/": Rule(Role.ADMIN, 201, {"email": "newcomer@acme.test", "role": "annotator"}),
     # A wrong secret is a 400 for everybody: the route is open, the secret is what authorises.
@@ -64,6 +97,14 @@ ROLE_MATRIX: dict[str, Rule] = {
     "GET /api/v1/members/{member_id}": Rule(Role.MANAGER, 200),
     "PATCH /api/v1/members/{member_id}": Rule(Role.ADMIN, 200, {"role": "reviewer"}),
     "DELETE /api/v1/members/{member_id}": Rule(Role.ADMIN, 204),
+    # The member is paused already: pausing again gives a new reason, unpausing lifts it.
+    "POST /api/v1/members/{member_id}/pause": Rule(Role.ADMIN, 200, {"reason": "reviewing recent work"}),
+    "POST /api/v1/members/{member_id}/unpause": Rule(Role.ADMIN, 200, {}),
+    # Another member's levels need a manager; a member reads their own (test below).
+    "GET /api/v1/members/{member_id}/skills/": Rule(Role.MANAGER, 200),
+    # Re-verifies the level the member holds: 200, not 201.
+    "POST /api/v1/members/{member_id}/skills/": Rule(Role.MANAGER, 200, lambda w: {"skill": w.skill.name, "level": 4}),
+    "DELETE /api/v1/members/{member_id}/skills/{skill_id}": Rule(Role.MANAGER, 204),
     "GET /api/v1/organization": Rule(Role.ANNOTATOR, 200),
     "PATCH /api/v1/organization": Rule(Role.ADMIN, 200, {"name": "Acme renamed"}),
     "GET /api/v1/platform/organizations/": Rule(STAFF, 200),
@@ -76,11 +117,73 @@ ROLE_MATRIX: dict[str, Rule] = {
     "GET /api/v1/projects/{project_id}": Rule(Role.ANNOTATOR, 200),
     "PATCH /api/v1/projects/{project_id}": Rule(Role.MANAGER, 200, {"name": "Renamed project"}),
     "DELETE /api/v1/projects/{project_id}": Rule(Role.ADMIN, 204),
+    "GET /api/v1/projects/{project_id}/adjudication/": Rule(Role.REVIEWER, 200),
+    "GET /api/v1/projects/{project_id}/agreement": Rule(Role.MANAGER, 200),
+    "GET /api/v1/projects/{project_id}/assignments/": Rule(Role.MANAGER, 200),
+    "POST /api/v1/projects/{project_id}/assignments/": Rule(
+        Role.MANAGER, 201, lambda w: {"task": str(w.free_task.uuid), "annotator": str(w.owner.uuid)}
+    ),
+    "POST /api/v1/projects/{project_id}/dispatch": Rule(Role.MANAGER, 200, {}),
+    "GET /api/v1/projects/{project_id}/exclusions/": Rule(Role.MANAGER, 200),
+    "POST /api/v1/projects/{project_id}/exclusions/": Rule(
+        Role.MANAGER, 201, lambda w: {"member": str(w.member.uuid), "reason": "co-authored the study"}
+    ),
+    "GET /api/v1/projects/{project_id}/gold-accuracy": Rule(Role.MANAGER, 200),
+    # Every member already holds one lease and may hold two: a new one.
+    "POST /api/v1/projects/{project_id}/next": Rule(Role.ANNOTATOR, 201, {}),
+    "GET /api/v1/projects/{project_id}/progress/": Rule(Role.MANAGER, 200),
+    # The member is paused on the project already: pausing again gives a new reason, unpausing lifts it.
+    "POST /api/v1/projects/{project_id}/progress/{member_id}/pause": Rule(Role.MANAGER, 200, {"reason": "spot check"}),
+    "POST /api/v1/projects/{project_id}/progress/{member_id}/unpause": Rule(Role.MANAGER, 200, {}),
+    "GET /api/v1/projects/{project_id}/reviews/queue": Rule(Role.REVIEWER, 200),
+    "GET /api/v1/projects/{project_id}/schema-versions/": Rule(Role.REVIEWER, 200),
+    # A pure conversion: nothing is stored, but only people who may set a schema get to use it.
+    "POST /api/v1/label-schemas/from-label-studio": Rule(
+        Role.MANAGER,
+        200,
+        {"label_studio_config": '<View><Text name="t" value="$t"/><TextArea name="a" toName="t"/></View>'},
+    ),
     "GET /api/v1/projects/{project_id}/tasks/": Rule(Role.MANAGER, 200),
+    # Exports: managers and up; the export is a finished one, so its download is a signed URL.
+    "GET /api/v1/projects/{project_id}/exports/": Rule(Role.MANAGER, 200),
+    "POST /api/v1/projects/{project_id}/exports/": Rule(
+        Role.MANAGER, 202, {"format": "csv", "filters": {"status": "done"}}
+    ),
+    "GET /api/v1/exports/{export_id}": Rule(Role.MANAGER, 200),
+    "GET /api/v1/exports/{export_id}/download": Rule(Role.MANAGER, 200),
+    "POST /api/v1/projects/{project_id}/media/": Rule(
+        Role.MANAGER, 201, lambda w: {"file": SimpleUploadedFile("scan.png", PNG, content_type="image/png")}
+    ),
     "POST /api/v1/projects/{project_id}/tasks/": Rule(
         Role.MANAGER, 201, [{"external_id": "new-item", "data": {"text": "new"}}]
     ),
     "GET /api/v1/projects/{project_id}/tasks/{task_id}": Rule(Role.MANAGER, 200),
+    "GET /api/v1/skills/": Rule(Role.ANNOTATOR, 200),
+    # Imports: managers and up; the job is a pending one, so it can still be cancelled. The import from S3 names
+    # the tenant's connection (nothing is fetched until a worker runs it).
+    "GET /api/v1/projects/{project_id}/imports/": Rule(Role.MANAGER, 200),
+    "POST /api/v1/projects/{project_id}/imports/": Rule(
+        Role.MANAGER, 202, lambda w: {"storage": str(w.storage_connection.uuid), "prefix": "in/", "format": "jsonl"}
+    ),
+    "GET /api/v1/imports/{import_id}": Rule(Role.MANAGER, 200),
+    "POST /api/v1/imports/{import_id}/cancel": Rule(Role.MANAGER, 200, {}),
+    # Storage connections hold credentials: admins and owners only, the secret never shown. The connection no job
+    # refers to, so it may be deleted.
+    "GET /api/v1/storage-connections/": Rule(Role.ADMIN, 200),
+    "POST /api/v1/storage-connections/": Rule(
+        Role.ADMIN, 201, {"name": "archive", "bucket": "acme-archive", "endpoint_url": "http://93.184.216.34:9000"}
+    ),
+    "GET /api/v1/storage-connections/{connection_id}": Rule(Role.ADMIN, 200),
+    "PATCH /api/v1/storage-connections/{connection_id}": Rule(Role.ADMIN, 200, {"prefix": "incoming/"}),
+    "DELETE /api/v1/storage-connections/{connection_id}": Rule(Role.ADMIN, 204),
+    "POST /api/v1/skills/": Rule(Role.ADMIN, 201, {"name": "radiology", "description": "Reads imaging studies"}),
+    "PATCH /api/v1/skills/{skill_id}": Rule(Role.ADMIN, 200, {"description": "Cardiac imaging"}),
+    "DELETE /api/v1/skills/{skill_id}": Rule(Role.ADMIN, 204),
+    # `task` has an annotation but no adjudication yet, and none of the callers annotated it.
+    "POST /api/v1/tasks/{task_id}/adjudicate": Rule(
+        Role.REVIEWER, 201, {"result": {"label": "final"}, "rationale": "Both readings checked."}
+    ),
+    "GET /api/v1/tasks/{task_id}/annotations/": Rule(Role.REVIEWER, 200),
     "GET /api/v1/tokens/": Rule(Role.ANNOTATOR, 200),
     "POST /api/v1/tokens/": Rule(Role.ANNOTATOR, 201, {"name": "my script"}),
     # token_id is the caller's own token: everyone may see and revoke their own.
@@ -98,12 +201,13 @@ def rule_for(route: Route) -> Rule:
 
 
 def world_for(actor: str) -> tuple[SimpleNamespace, APIClient]:
-    """A tenant with one member per role; the routes address the actor's own token as `token`."""
+    """A tenant with one member per role; the routes address the actor's own token and lease."""
     world = populate("acme", roles=ALL_ROLES)
     if actor == ANONYMOUS:
         return world, APIClient()
     role = Role(actor)
     world.token = world.tokens[role]
+    world.assignment = world.assignments[role]
     return world, world.clients[role]
 
 
@@ -127,7 +231,7 @@ def test_role_matrix(db, route, actor):
     world, client = world_for(actor)
     before = snapshot(world.organization.pk)
 
-    response = call(client, route.method, path_for(route, world), rule.body)
+    response = call(client, route.method, path_for(route, world), body_for(rule, world))
 
     if rule.minimum == PUBLIC:
         assert response.status_code == rule.status, response.content
@@ -153,6 +257,34 @@ def test_role_matrix(db, route, actor):
         expected_denial = True
     if expected_denial is not None or not route.mutating or response.status_code >= 400:
         assert without_side_records(snapshot(world.organization.pk)) == without_side_records(before)
+
+
+OWN_ROUTES = [r for r in ROUTES if r.key in ROLE_MATRIX and ROLE_MATRIX[r.key].own]
+
+
+def test_lease_routes_are_the_holders_own():
+    assert sorted(r.key for r in OWN_ROUTES) == [
+        "GET /api/v1/assignments/{assignment_id}/media",
+        "POST /api/v1/assignments/{assignment_id}/heartbeat",
+        "POST /api/v1/assignments/{assignment_id}/release",
+        "POST /api/v1/assignments/{assignment_id}/skip",
+        "POST /api/v1/assignments/{assignment_id}/submit",
+    ]
+
+
+@pytest.mark.parametrize("actor", [r.value for r in ALL_ROLES])
+@pytest.mark.parametrize("route", OWN_ROUTES, ids=route_ids(OWN_ROUTES))
+def test_another_members_object_is_missing_to_every_role(db, route, actor):
+    rule = rule_for(route)
+    world, client = world_for(actor)
+    # Someone else's live lease, with its real token: holding the token is not holding the lease.
+    world.assignment = world.member_assignment
+    before = without_side_records(snapshot(world.organization.pk))
+
+    response = call(client, route.method, path_for(route, world), body_for(rule, world))
+
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+    assert without_side_records(snapshot(world.organization.pk)) == before
 
 
 # --- rules the table cannot express ---
@@ -198,6 +330,20 @@ def test_annotator_cannot_manage_members_others_tokens_or_projects(db):
         needs_manager
     )
     assert without_side_records(snapshot(world.organization.pk)) == before
+
+
+def test_a_member_reads_their_own_skills_and_a_manager_anyones(db):
+    world = populate("acme", roles=ALL_ROLES)
+    annotator, me = world.clients[Role.ANNOTATOR], world.members[Role.ANNOTATOR]
+
+    response = call(annotator, "GET", f"/api/v1/members/{me.uuid}/skills/")
+    assert (response.status_code, response.json()["results"]) == (200, [])
+    response = call(annotator, "GET", f"/api/v1/members/{world.member.uuid}/skills/")
+    assert (response.status_code, response.json()) == (403, _denied("This action needs the manager role or higher."))
+    response = call(world.clients[Role.MANAGER], "GET", f"/api/v1/members/{world.member.uuid}/skills/")
+    assert [(r["skill"], r["level"], r["verified_by"]) for r in response.json()["results"]] == [
+        ("acme-skill", 3, "acme-owner@acme.test")
+    ]
 
 
 def test_annotator_sees_the_codename_never_the_project_name(db):
@@ -389,7 +535,7 @@ def test_no_route_sets_is_staff_unknown_fields_are_refused(db, route):
     else:
         client = world.clients[Role.OWNER]
     before = without_side_records(snapshot(world.organization.pk))
-    body = _with_is_staff(rule.body)
+    body = _with_is_staff(body_for(rule, world))
     if route.key == "POST /api/v1/invitations/accept":
         body = {"token": world.invitation_raw, "name": "Ada", "password": STRONG_PASSWORD, "is_staff": True}
 

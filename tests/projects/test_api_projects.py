@@ -3,10 +3,11 @@
 import pytest
 
 from audit.models import AuditEvent
-from projects.models import Project, Task
+from projects.label_schema import parse_schema
+from projects.models import LabelSchemaVersion, Project, Task
 from tenancy.models import Role
 from tests.conftest import member_client
-from tests.factories import ProjectFactory, TaskFactory
+from tests.factories import AnnotationFactory, ProjectFactory, TaskFactory
 
 PROJECTS_URL = "/api/v1/projects/"
 
@@ -34,14 +35,21 @@ def test_manager_creates_a_project(tenant):
 
     assert response.status_code == 201
     created = response.json()
-    assert {k: created[k] for k in body} == body
+    assert {k: created[k] for k in body if k != "label_schema"} == {
+        k: v for k, v in body.items() if k != "label_schema"
+    }
+    # Stored spelled out: every default made explicit.
+    assert created["label_schema"] == parse_schema(body["label_schema"]).to_document()
+    assert created["label_schema"]["fields"][0]["multiple"] is False
     assert (created["schema_version"], created["guidelines_version"]) == (1, 1)
     project = Project.objects.get(uuid=created["id"])
     assert project.created_by == manager.user
     assert project.organization_id == tenant.pk
     event = AuditEvent.objects.get(action="project.create")
     assert event.target_id == created["id"]
-    assert event.changes == {k: [None, v] for k, v in body.items() if k != "guidelines"}
+    expected = {k: [None, v] for k, v in body.items() if k != "guidelines"}
+    expected["label_schema"] = [None, created["label_schema"]]
+    assert event.changes == expected
     assert event.metadata == {"guidelines_chars": len("Mark every nodule.")}
 
 
@@ -50,7 +58,7 @@ def test_a_project_needs_only_a_name(tenant, api_as):
 
     assert response.status_code == 201
     assert response.json()["overlap"] == 1
-    assert response.json()["label_schema"] == {}
+    assert response.json()["label_schema"] == {"fields": []}
     assert response.json()["codename"] == ""
 
 
@@ -146,18 +154,49 @@ def test_detail_of_an_unknown_project_is_404(tenant, api_as):
 # --- update ---
 
 
-def test_changing_the_schema_bumps_its_version_and_is_audited(tenant, api_as):
+def test_a_schema_amendment_keeps_the_version_and_is_audited(tenant, api_as):
     project = ProjectFactory(label_schema={"fields": []})
     new_schema = {"fields": [{"name": "ok", "type": "choices", "options": ["a", "b"]}]}
 
     response = api_as(tenant, Role.MANAGER).patch(project_url(project), {"label_schema": new_schema}, format="json")
 
     assert response.status_code == 200
-    assert (response.json()["schema_version"], response.json()["guidelines_version"]) == (2, 1)
+    assert (response.json()["schema_version"], response.json()["guidelines_version"]) == (1, 1)
+    canonical = parse_schema(new_schema).to_document()
     project.refresh_from_db()
-    assert (project.label_schema, project.schema_version) == (new_schema, 2)
+    assert (project.label_schema, project.schema_version) == (canonical, 1)
+    assert LabelSchemaVersion.objects.get(project=project, version=1).document == canonical
     event = AuditEvent.objects.get(action="project.update")
-    assert event.changes == {"label_schema": [{"fields": []}, new_schema]}
+    assert event.changes == {"label_schema": [{"fields": []}, canonical]}
+
+
+def test_a_breaking_schema_change_is_refused_once_annotations_use_the_version(tenant, api_as):
+    manager = api_as(tenant, Role.MANAGER)
+    schema = {"fields": [{"name": "ok", "type": "choices", "options": ["a", "b"]}]}
+    project_id = manager.post(PROJECTS_URL, {"name": "P", "label_schema": schema}, format="json").json()["id"]
+    project = Project.objects.get(uuid=project_id)
+    AnnotationFactory(project=project)
+    narrowed = {"fields": [{"name": "ok", "type": "choices", "options": ["a", "c"]}]}
+
+    refused = manager.patch(project_url(project), {"label_schema": narrowed}, format="json")
+    accepted = manager.patch(
+        project_url(project), {"label_schema": narrowed, "new_schema_version": True}, format="json"
+    )
+    widened = manager.patch(
+        project_url(project),
+        {"label_schema": {"fields": [{"name": "ok", "type": "choices", "options": ["a", "c", "d"]}]}},
+        format="json",
+    )
+
+    assert refused.status_code == 409
+    assert [e["field"] for e in refused.json()["errors"]] == ["label_schema"]
+    assert "'b'" in refused.json()["errors"][0]["message"]
+    assert (accepted.status_code, accepted.json()["schema_version"]) == (200, 2)
+    assert (widened.status_code, widened.json()["schema_version"]) == (200, 2)
+    versions = manager.get(f"{project_url(project)}/schema-versions/").json()["results"]
+    assert [v["version"] for v in versions] == [1, 2]
+    assert versions[0]["document"]["fields"][0]["options"] == ["a", "b"]
+    assert versions[1]["document"]["fields"][0]["options"] == ["a", "c", "d"]
 
 
 def test_changing_the_guidelines_bumps_their_version_and_audits_versions_not_text(tenant, api_as):

@@ -4,6 +4,7 @@ import pytest
 
 from audit.models import AuditEvent
 from projects import services
+from projects.label_schema import parse_schema
 from projects.models import Project, Task
 from tenancy.errors import InvalidInput
 from tenancy.models import Role
@@ -37,11 +38,15 @@ def test_project_create_validates_without_the_api(actor, fields, field):
 def test_project_update_bumps_both_versions_in_one_change(actor):
     project = ProjectFactory(label_schema={"fields": []}, guidelines="v1 text")
 
-    updated = services.project_update(actor=actor, project=project, label_schema={"fields": [1]}, guidelines="v2")
+    schema = {"fields": [{"name": "note", "type": "text"}]}
+
+    updated = services.project_update(
+        actor=actor, project=project, label_schema=schema, guidelines="v2", new_schema_version=True
+    )
 
     assert (updated.schema_version, updated.guidelines_version) == (2, 2)
     assert AuditEvent.objects.get(action="project.update").changes == {
-        "label_schema": [{"fields": []}, {"fields": [1]}],
+        "label_schema": [{"fields": []}, parse_schema(schema).to_document()],
         "guidelines": ["v1", "v2"],
     }
 

@@ -33,7 +33,17 @@ def test_list_shows_every_member_with_user_and_role(tenant):
     assert [r["id"] for r in results] == [str(me.uuid), str(other.uuid)]
     assert results[1]["user"] == {"id": str(other.user.uuid), "email": other.user.email, "name": "Grace Hopper"}
     assert results[1]["role"] == "annotator"
-    assert set(results[1]) == {"id", "user", "role", "created_at", "updated_at"}
+    assert set(results[1]) == {
+        "id",
+        "user",
+        "role",
+        "languages",
+        "attributes",
+        "paused_at",
+        "paused_reason",
+        "created_at",
+        "updated_at",
+    }
 
 
 def test_list_filters_by_role(tenant):
@@ -168,7 +178,7 @@ def test_a_token_acts_with_its_own_lower_role_when_managing_members(tenant):
     ("body", "field", "code"),
     [
         ({"role": "emperor"}, "role", "invalid_choice"),
-        ({}, "role", "required"),
+        ({}, "body", "empty"),
         ({"role": "reviewer", "user": "x@example.org"}, "user", "unknown_field"),
     ],
 )
@@ -197,7 +207,7 @@ def test_admin_removes_a_member_and_it_is_audited(tenant):
     assert not Membership.objects.filter(pk=target.pk).exists()
     event = AuditEvent.objects.get(action="member.remove")
     assert event.changes == {"role": ["annotator", None]}
-    assert event.metadata == {"user": target.user.email, "tokens_revoked": 2}
+    assert event.metadata == {"user": target.user.email, "tokens_revoked": 2, "assignments_released": 0}
 
 
 def test_admin_cannot_remove_an_admin_or_owner(tenant, api_as):

@@ -1,0 +1,3 @@
+from annotate_cli.main import main
+
+raise SystemExit(main())

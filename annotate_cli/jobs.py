@@ -1,0 +1,33 @@
+"""Following a job on the server until it ends, with a progress bar."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from annotate_cli.progress import ProgressBar
+
+RUNNING_STATES = ("pending", "running")
+
+
+def pause(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def follow(
+    fetch: Callable[[], dict[str, Any]],
+    bar: ProgressBar,
+    *,
+    interval: float,
+    measure: Callable[[dict[str, Any]], tuple[float, float | None, str]],
+) -> dict[str, Any]:
+    """Poll `fetch()` every `interval` seconds while the job is pending or running; return its final form.
+    `measure(job)` gives (done, total or None, note) for the bar."""
+    job = fetch()
+    while True:
+        done, total, note = measure(job)
+        bar.update(done, total, note)
+        if job.get("state") not in RUNNING_STATES:
+            bar.finish(str(job.get("state", "")))
+            return job
+        pause(interval)
+        job = fetch()

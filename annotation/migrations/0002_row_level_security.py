@@ -1,0 +1,14 @@
+from django.db import migrations
+
+from tenancy.migration_ops import EnableTenantRLS
+
+
+class Migration(migrations.Migration):
+    dependencies = [("annotation", "0001_initial")]
+
+    operations = [
+        EnableTenantRLS("assignment"),
+        EnableTenantRLS("annotation"),
+        EnableTenantRLS("annotatorprogress"),
+        EnableTenantRLS("conflictexclusion"),
+    ]

@@ -1,0 +1,319 @@
+"""Claiming: "give me my next task" as one short locking statement, with a lease and a fencing token.
+
+Invariants kept here (and checked by the concurrency and property tests):
+- a task's live + done assignments never exceed its overlap (the counter `taken` is raised only by a statement
+  that re-checks `taken < overlap` on the row it locked);
+- one annotator never gets the same task twice (UNIQUE(task, annotator));
+- one annotator's concurrent claims on a project are serialised by a lock on their progress row, so a double
+  click returns the same lease instead of a second task.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation.models import (
+    LIVE_STATES,
+    AnnotatorProgress,
+    Assignment,
+    AssignmentSource,
+    AssignmentState,
+    QualificationState,
+)
+from annotation.routing.eligibility import MemberProfile, Refusal, member_profile, project_refusal
+from annotation.routing.leases import assignment_revoke, assignments_expire
+from audit.services import audit_record
+from projects.models import Project, Task
+from tenancy.models import Membership
+
+Pool = Literal["live", "gold", "qualification"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of a claim: an assignment (new or the one already held), or why there is none."""
+
+    assignment: Assignment | None
+    created: bool = False
+    refusal: Refusal | None = None
+
+
+_NOTHING = Refusal("no_tasks", "No task is available for you on this project right now.")
+
+
+def assignment_claim(*, actor: Membership, project: Project, now: datetime | None = None) -> Claim:
+    """Lease the actor's next task on the project, or say why there is none."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        progress = _lock_progress(project=project, membership=actor, now=now)
+        live = list(
+            Assignment.objects.filter(annotator=actor, project=project, state__in=LIVE_STATES)
+            .select_related("task", "project")
+            .order_by("id")
+        )
+        held = _held_lease(project=project, live=live, now=now)
+        if held is not None:
+            return Claim(assignment=held)
+        profile = member_profile(membership=actor, now=now)
+        refusal = project_refusal(membership=actor, project=project, profile=profile)
+        if refusal is None:
+            refusal = _progress_refusal(project=project, progress=progress, now=now)
+        if refusal is not None:
+            return Claim(assignment=None, refusal=refusal)
+
+        assignment = None
+        for queued in (a for a in live if a.state == AssignmentState.QUEUED):
+            if profile.satisfies(queued.task.required_skills or {}) and (
+                not queued.task.language or queued.task.language.lower() in profile.languages
+            ):
+                assignment = _promote_queued(project=project, queued=queued, now=now)
+                break
+            # Queued while the member held the skill, which has since lapsed: back to someone who has it.
+            assignment_revoke(actor=None, assignment=queued, reason="no longer eligible")
+        if assignment is None:
+            assignment = _claim_from_pools(project=project, progress=progress, profile=profile, now=now)
+        if assignment is None:
+            if _needs_qualification(project, progress):
+                return Claim(
+                    assignment=None,
+                    refusal=Refusal("qualification_unavailable", "No qualification task is left for you."),
+                )
+            return Claim(assignment=None, refusal=_NOTHING)
+
+        AnnotatorProgress.objects.filter(pk=progress.pk).update(
+            served=F("served") + 1,
+            gold_served=F("gold_served") + int(assignment.is_gold and not assignment.task.qualification),
+        )
+        _record_serve(assignment)
+    return Claim(assignment=assignment, created=True)
+
+
+def _record_serve(assignment: Assignment) -> None:
+    # Two events on purpose: the claim is a change of state (kept with routing's retention); handing the task's
+    # data to a person is a data access (kept with data_access's), and answers "who saw task X".
+    audit_record(
+        action="assignment.claim",
+        target=assignment,
+        metadata={
+            "task": str(assignment.task.uuid),
+            "source": assignment.source,
+            "lease_expires_at": assignment.lease_expires_at.isoformat() if assignment.lease_expires_at else None,
+        },
+    )
+    audit_record(
+        action="data_access.task_serve",
+        target=assignment.task,
+        metadata={"assignment": str(assignment.uuid), "project": str(assignment.project.uuid)},
+    )
+
+
+def _needs_qualification(project: Project, progress: AnnotatorProgress) -> bool:
+    return project.qualification_size > 0 and progress.qualification_state != QualificationState.PASSED
+
+
+def _progress_refusal(*, project: Project, progress: AnnotatorProgress, now: datetime) -> Refusal | None:
+    if progress.paused_at is not None:
+        return Refusal("paused", progress.paused_reason or "Your work on this project is paused.")
+    if (
+        _needs_qualification(project, progress)
+        and progress.qualification_state == QualificationState.FAILED
+        and progress.locked_until is not None
+        and progress.locked_until > now
+    ):
+        return Refusal(
+            "qualification_locked",
+            "You did not pass the qualification; you may try again later.",
+            retry_after=progress.locked_until,
+        )
+    return None
+
+
+def _lock_progress(*, project: Project, membership: Membership, now: datetime) -> AnnotatorProgress:
+    """The member's progress row on the project, created if new, locked until the transaction ends."""
+    if connection.vendor == "postgresql":
+        table = AnnotatorProgress._meta.db_table
+        # One statement creates or locks the row (ON CONFLICT DO UPDATE takes the row lock).
+        rows = list(
+            AnnotatorProgress.objects.raw(
+                f"INSERT INTO {table} AS p (organization_id, uuid, created_at, updated_at, project_id, annotator_id,"  # noqa: S608
+                " served, gold_served, submitted, qualification_state, qualification_answered, qualification_score,"
+                " qualification_attempts, gold_scored, gold_score_sum, paused_reason, last_seen_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, 0, 0, 0, %s, 0, 0, 0, 0, 0, '', %s)"
+                " ON CONFLICT (project_id, annotator_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at"
+                " RETURNING p.*",
+                [
+                    project.organization_id,
+                    uuid.uuid4(),
+                    now,
+                    now,
+                    project.pk,
+                    membership.pk,
+                    QualificationState.NOT_STARTED,
+                    now,
+                ],
+            )
+        )
+        return rows[0]
+    AnnotatorProgress.objects.get_or_create(project=project, annotator=membership)
+    progress = AnnotatorProgress.objects.select_for_update().get(project=project, annotator=membership)
+    progress.last_seen_at = now
+    progress.save(update_fields=["last_seen_at"])
+    return progress
+
+
+def _held_lease(*, project: Project, live: list[Assignment], now: datetime) -> Assignment | None:
+    """The lease to hand back instead of a new one: the member already holds as many as the project allows."""
+    lapsed = [a.pk for a in live if a.state == AssignmentState.ACTIVE and a.lease_expires_at <= now]  # type: ignore[operator]
+    if lapsed:
+        assignments_expire(ids=lapsed, now=now)
+    active = [a for a in live if a.state == AssignmentState.ACTIVE and a.pk not in lapsed]
+    if len(active) >= max(1, project.max_active_per_annotator):
+        return active[-1]
+    return None
+
+
+def _new_lease(project: Project, now: datetime) -> tuple[uuid.UUID, datetime]:
+    return uuid.uuid4(), now + timedelta(seconds=project.lease_seconds)
+
+
+def _promote_queued(*, project: Project, queued: Assignment, now: datetime) -> Assignment | None:
+    """Turn the oldest task the dispatcher or a manager queued for this member into a lease."""
+    token, expires = _new_lease(project, now)
+    updated = Assignment.objects.filter(pk=queued.pk, state=AssignmentState.QUEUED).update(
+        state=AssignmentState.ACTIVE, lease_token=token, lease_expires_at=expires, claimed_at=now
+    )
+    if not updated:
+        return None  # revoked a moment ago; the caller claims from the pool instead
+    queued.state, queued.lease_token, queued.lease_expires_at, queued.claimed_at = (
+        AssignmentState.ACTIVE,
+        token,
+        expires,
+        now,
+    )
+    return queued
+
+
+def _claim_from_pools(
+    *, project: Project, progress: AnnotatorProgress, profile: MemberProfile, now: datetime
+) -> Assignment | None:
+    if _needs_qualification(project, progress):
+        if progress.qualification_state != QualificationState.IN_PROGRESS:
+            # A first attempt, or a retake after the cool-down: the count starts again.
+            AnnotatorProgress.objects.filter(pk=progress.pk).update(
+                qualification_state=QualificationState.IN_PROGRESS,
+                qualification_answered=0,
+                qualification_score=0.0,
+                qualification_attempts=F("qualification_attempts") + 1,
+                locked_until=None,
+            )
+        return claim_task(project=project, profile=profile, pool="qualification", now=now)
+    if project.gold_rate > 0 and progress.gold_served < project.gold_rate * (progress.served + 1):
+        gold = claim_task(project=project, profile=profile, pool="gold", now=now)
+        if gold is not None:
+            return gold
+    return claim_task(project=project, profile=profile, pool="live", now=now)
+
+
+_POOL_FILTER: dict[Pool, str] = {
+    "live": "t.taken < t.overlap AND NOT t.is_gold",
+    "gold": "t.is_gold AND NOT t.qualification",
+    "qualification": "t.is_gold AND t.qualification",
+}
+_POOL_ORDER: dict[Pool, str] = {
+    # Priority first, then breadth-first: tasks others already started finish before new ones open.
+    "live": "t.priority DESC, t.taken DESC, t.id",
+    "gold": "t.id",
+    "qualification": "t.id",
+}
+
+
+def claim_task(
+    *,
+    project: Project,
+    profile: MemberProfile,
+    pool: Pool,
+    now: datetime,
+    source: str = AssignmentSource.CLAIM,
+) -> Assignment | None:
+    """Lease one task of the pool to the member: pick, count and assign in a single statement."""
+    token, expires = _new_lease(project, now)
+    if connection.vendor != "postgresql":
+        return _claim_task_portable(project=project, profile=profile, pool=pool, now=now, token=token, expires=expires)
+    tasks = Task._meta.db_table
+    assignments = Assignment._meta.db_table
+    sql = (
+        f"WITH pick AS (SELECT t.id FROM {tasks} t"  # noqa: S608 - table names are ours, values are parameters
+        f" WHERE t.project_id = %(project)s AND {_POOL_FILTER[pool]}"
+        f" AND NOT EXISTS (SELECT 1 FROM {assignments} a WHERE a.task_id = t.id AND a.annotator_id = %(member)s)"
+        " AND (t.required_skills = '{}'::jsonb OR NOT EXISTS ("
+        "  SELECT 1 FROM jsonb_each_text(t.required_skills) r"
+        "  WHERE COALESCE((%(skills)s::jsonb ->> r.key)::int, 0) < r.value::int))"
+        " AND (t.language = '' OR lower(t.language) = ANY(%(languages)s))"
+        f" ORDER BY {_POOL_ORDER[pool]} LIMIT 1 FOR UPDATE OF t SKIP LOCKED),"
+        # The insert comes before the count: if the dispatcher queued this very task for the member a moment
+        # ago, ON CONFLICT leaves both rows as they are and the counter is not raised for nothing.
+        f" ins AS (INSERT INTO {assignments} (organization_id, uuid, created_at, project_id, task_id, annotator_id,"
+        "  state, source, is_gold, lease_token, lease_expires_at, claimed_at, reason)"
+        " SELECT t.organization_id, gen_random_uuid(), %(now)s, t.project_id, t.id, %(member)s, 'active',"
+        f"  %(source)s, t.is_gold, %(token)s, %(expires)s, %(now)s, '' FROM {tasks} t JOIN pick ON pick.id = t.id"
+        "  ON CONFLICT (task_id, annotator_id) DO NOTHING RETURNING id, task_id),"
+        f" bump AS (UPDATE {tasks} t SET taken = t.taken + 1 FROM ins WHERE t.id = ins.task_id)"
+        " SELECT id FROM ins"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "project": project.pk,
+                "member": profile.membership_id,
+                "skills": json.dumps(profile.skills),
+                "languages": sorted(profile.languages),
+                "now": now,
+                "token": token,
+                "expires": expires,
+                "source": source,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Assignment.objects.select_related("task", "project").get(pk=row[0])
+
+
+def _claim_task_portable(
+    *, project: Project, profile: MemberProfile, pool: Pool, now: datetime, token: uuid.UUID, expires: datetime
+) -> Assignment | None:
+    """The same claim through the ORM, for the embedded SQLite default (which serialises writers anyway)."""
+    candidates = Task.objects.filter(project=project).exclude(assignments__annotator_id=profile.membership_id)
+    if pool == "live":
+        candidates = candidates.filter(taken__lt=F("overlap"), is_gold=False).order_by("-priority", "-taken", "id")
+    else:
+        candidates = candidates.filter(is_gold=True, qualification=(pool == "qualification")).order_by("id")
+    for task in candidates.iterator(chunk_size=200):
+        if not profile.satisfies(task.required_skills or {}):
+            continue
+        if task.language and task.language.lower() not in profile.languages:
+            continue
+        guard = Task.objects.filter(pk=task.pk)
+        if pool == "live":
+            guard = guard.filter(taken__lt=F("overlap"))
+        if not guard.update(taken=F("taken") + 1):
+            continue
+        return Assignment.objects.create(
+            project=project,
+            task=task,
+            annotator_id=profile.membership_id,
+            state=AssignmentState.ACTIVE,
+            source=AssignmentSource.CLAIM,
+            is_gold=task.is_gold,
+            lease_token=token,
+            lease_expires_at=expires,
+            claimed_at=now,
+        )
+    return None

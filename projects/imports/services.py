@@ -1,0 +1,149 @@
+"""Creating and cancelling import jobs. Each writes its audit event in the same transaction; the run itself is
+queued once that transaction commits (projects.imports.runner does the work)."""
+
+import uuid
+from typing import IO, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from projects import config
+from projects.imports.parsers import FORMATS
+from projects.imports.runner import TERMINAL_STATES
+from projects.models import ImportJob, JobState, Project, StorageConnection
+from projects.object_store import object_store, organization_key
+from projects.storage_connections import unsafe_key_reason
+from tenancy.errors import Conflict, FieldError, InvalidInput
+from tenancy.models import Membership
+from workers.enqueue import enqueue_on_commit
+
+RUN_TASK = "projects.import_run"
+_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
+
+
+def import_format_from_name(filename: str) -> str | None:
+    """The format a file name says (`data.jsonl`, `data.csv.gz`), if it says one."""
+    name = filename.lower().removesuffix(".gz")
+    for extension, fmt in _EXTENSIONS.items():
+        if name.endswith(extension):
+            return fmt
+    return None
+
+
+def _options(skip_bad_rows: bool, update_existing: bool) -> dict[str, Any]:
+    return {"skip_bad_rows": bool(skip_bad_rows), "update_existing": bool(update_existing)}
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise InvalidInput(
+            "Unknown import format.", errors=[FieldError("format", f"Must be one of {', '.join(FORMATS)}.")]
+        )
+
+
+def _created(actor: Membership, job: ImportJob) -> ImportJob:
+    audit_record(
+        action="import.create",
+        target=job,
+        metadata={
+            "project": str(job.project.uuid),
+            "source": job.source,
+            "format": job.format,
+            "file_size": job.file_size,
+            "storage": str(job.storage.uuid) if job.storage else "",
+            "prefix": job.s3_prefix,
+            "options": job.options,
+        },
+    )
+    enqueue_on_commit(RUN_TASK, job.organization_id, job.pk)
+    return job
+
+
+def import_create_upload(
+    *,
+    actor: Membership,
+    project: Project,
+    upload: IO[bytes],
+    size: int,
+    fmt: str,
+    skip_bad_rows: bool = False,
+    update_existing: bool = False,
+) -> ImportJob:
+    """Store an uploaded dataset under the organization's prefix (streamed, never whole in memory) and queue
+    its import."""
+    _check_format(fmt)
+    limit = config.import_max_file_bytes()
+    if size > limit:
+        raise InvalidInput(
+            f"The file is larger than {limit} bytes (IMPORT_MAX_FILE_BYTES).",
+            errors=[FieldError("file", f"Larger than {limit} bytes.", "file_too_large")],
+        )
+    public_id = uuid.uuid4()
+    key = organization_key(project.organization.uuid, "imports", str(public_id), "source")
+    store = object_store()
+    stored = store.put(key, upload, "application/octet-stream")
+    try:
+        with transaction.atomic():
+            job = ImportJob.objects.create(
+                uuid=public_id,
+                project=project,
+                created_by=actor.user,
+                source="upload",
+                format=fmt,
+                file_key=stored.key,
+                file_size=stored.size,
+                options=_options(skip_bad_rows, update_existing),
+            )
+            return _created(actor, job)
+    except BaseException:
+        store.delete(stored.key)  # the job never existed, so neither does its file
+        raise
+
+
+def import_create_s3(
+    *,
+    actor: Membership,
+    project: Project,
+    storage: StorageConnection,
+    prefix: str,
+    fmt: str,
+    skip_bad_rows: bool = False,
+    update_existing: bool = False,
+) -> ImportJob:
+    """Queue the import of every object under `prefix` (inside the connection's own prefix), in key order."""
+    _check_format(fmt)
+    reason = unsafe_key_reason(prefix)
+    if reason or len(prefix) > 1024:
+        raise InvalidInput(
+            "The prefix is not usable.",
+            errors=[FieldError("prefix", f"The prefix {reason or 'is longer than 1024 characters'}.", "unsafe_key")],
+        )
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            project=project,
+            created_by=actor.user,
+            source="s3",
+            format=fmt,
+            storage=storage,
+            s3_prefix=prefix,
+            options=_options(skip_bad_rows, update_existing),
+        )
+        return _created(actor, job)
+
+
+def import_cancel(*, actor: Membership, job: ImportJob) -> ImportJob:
+    """Stop an import that has not finished; nothing of it is kept. A finished one cannot be cancelled."""
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.state in TERMINAL_STATES:
+            raise Conflict(f"The import has already ended ({locked.state}).")
+        before = locked.state
+        locked.state = JobState.CANCELLED
+        locked.finished_at = timezone.now()
+        locked.message = "Cancelled; nothing was imported."
+        locked.save(update_fields=["state", "finished_at", "message", "updated_at"])
+        audit_record(action="import.cancel", target=locked, changes={"state": [before, JobState.CANCELLED]})
+        # A run picks the cancellation up and removes what was staged (and the uploaded file).
+        enqueue_on_commit(RUN_TASK, locked.organization_id, locked.pk)
+    return locked

@@ -1,0 +1,244 @@
+"""The staging table's statements: rows in, duplicates found, everything merged into the tasks, rows out.
+
+On PostgreSQL each step is one set-based statement (the rows never come back to Python); INSERT ... SELECT is
+used rather than COPY because COPY is refused on tables under row-level security. Other databases (the embedded
+SQLite default) take the ORM path, in chunks, with the same results.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils import timezone
+
+from projects.models import ImportJob, ImportRow, Project, Task
+from projects.services import TaskInput
+
+_CHUNK = 2000
+# What update_existing compares and replaces. Whether a task is gold, and whether it is a qualification task, is
+# fixed when it is created: changing either would move it between routing pools under annotators' feet.
+_UPDATED_FIELDS = ("data", "priority", "required_skills", "language")
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _table(model: type[ImportRow] | type[Task]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def stage_rows(job: ImportJob, source_index: int, rows: Sequence[tuple[int, TaskInput]]) -> None:
+    """Add checked rows (line, task) to the job's staging rows."""
+    if not rows:
+        return
+    if not _postgres():
+        ImportRow.objects.bulk_create(
+            [
+                ImportRow(
+                    organization_id=job.organization_id,
+                    job=job,
+                    source_index=source_index,
+                    line=line,
+                    external_id=task.external_id,
+                    data=task.data,
+                    priority=task.priority,
+                    required_skills=task.required_skills,
+                    language=task.language,
+                    qualification=task.qualification,
+                    gold_answer=task.gold_answer,
+                )
+                for line, task in rows
+            ],
+            batch_size=500,
+        )
+        return
+    # The batch travels as one JSON document that the server parses once (as jsonb, so each row's data is then
+    # copied in binary form, not parsed again) and unpacks into rows; arrays of strings would instead cost an
+    # escaping pass per element on this side.
+    sql = (
+        f"INSERT INTO {_table(ImportRow)} (organization_id, job_id, source_index, line, external_id, data, priority,"  # noqa: S608
+        " required_skills, language, qualification, gold_answer)"
+        " SELECT %s, %s, %s, r.l, r.e, r.d, r.p, r.s, r.g, r.q, r.a"
+        " FROM jsonb_to_recordset(%s::jsonb) AS r(l bigint, e text, d jsonb, p int, s jsonb, g text, q bool, a jsonb)"
+    )
+    document = json.dumps(
+        [
+            {
+                "l": line,
+                "e": task.external_id,
+                "d": task.data,
+                "p": task.priority,
+                "s": task.required_skills,
+                "g": task.language,
+                "q": task.qualification,
+                "a": task.gold_answer,
+            }
+            for line, task in rows
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [job.organization_id, job.pk, source_index, document])
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    source_index: int
+    line: int
+    external_id: str
+    first_source_index: int
+    first_line: int
+
+
+def staged_duplicates(job: ImportJob, *, limit: int) -> tuple[list[Duplicate], int]:
+    """Rows whose external_id an earlier row of the same import has (the first `limit`, in file order), and how
+    many there are in all. The earlier row is the one kept."""
+    sql = (
+        "SELECT source_index, line, external_id, first_source, first_line FROM ("  # noqa: S608
+        "  SELECT id, source_index, line, external_id,"
+        "    first_value(source_index) OVER w AS first_source, first_value(line) OVER w AS first_line,"
+        "    row_number() OVER w AS n"
+        f"  FROM {_table(ImportRow)} WHERE job_id = %s AND organization_id = %s"
+        "  WINDOW w AS (PARTITION BY external_id ORDER BY id)"
+        ") ranked WHERE n > 1 ORDER BY id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({sql}) d", [job.pk, job.organization_id])  # noqa: S608
+        row = cursor.fetchone()
+        total = int(row[0]) if row else 0
+        if not total:
+            return [], 0
+        cursor.execute(f"{sql} LIMIT %s", [job.pk, job.organization_id, limit])
+        found = [Duplicate(int(s), int(ln), str(e), int(fs), int(fl)) for s, ln, e, fs, fl in cursor.fetchall()]
+    return found, total
+
+
+def drop_later_duplicates(job: ImportJob) -> None:
+    """Keep the first row of each external_id, drop the rest (they were reported as errors).
+
+    By primary key, a chunk at a time: memory stays bounded however many duplicates there are, and no plan can
+    turn the deletion into a rescan of the staging rows per row.
+    """
+    table = _table(ImportRow)
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                f"SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY external_id ORDER BY id) AS n"  # noqa: S608
+                f" FROM {table} WHERE job_id = %s AND organization_id = %s) ranked WHERE n > 1 LIMIT %s",
+                [job.pk, job.organization_id, _CHUNK * 5],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            if not ids:
+                return
+            cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+
+
+def staged_count(job: ImportJob) -> int:
+    return ImportRow.objects.filter(job=job).count()
+
+
+def clear_staged(job: ImportJob) -> None:
+    ImportRow.objects.filter(job=job).delete()
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    created: int
+    updated: int
+
+
+def merge_staged(job: ImportJob, project: Project, *, update_existing: bool) -> MergeResult:
+    """Create a task for each staged row whose external_id the project lacks; with `update_existing`, replace
+    the content of existing tasks whose staged row differs. Runs in the caller's transaction, which holds the
+    project's row lock (so no other writer adds the same external_ids halfway).
+
+    One INSERT ... ON CONFLICT statement does it all: each row meets its task through the unique index on
+    (project, external_id), whatever the planner believes about the tables' sizes. A join between the staging
+    rows and the tasks would depend on those beliefs, and right after a large import (statistics not gathered
+    yet) a nested loop over every task of the organization per row is what it may pick.
+    """
+    if not _postgres():
+        return _merge_orm(job, project, update_existing=update_existing)
+    tasks, rows = _table(Task), _table(ImportRow)
+    if update_existing:
+        on_conflict = (
+            " ON CONFLICT (project_id, external_id) DO UPDATE SET data = EXCLUDED.data, priority = EXCLUDED.priority,"
+            " required_skills = EXCLUDED.required_skills, language = EXCLUDED.language,"
+            f" gold_answer = CASE WHEN {tasks}.is_gold AND EXCLUDED.gold_answer IS NOT NULL"
+            f" THEN EXCLUDED.gold_answer ELSE {tasks}.gold_answer END"
+            f" WHERE {tasks}.data IS DISTINCT FROM EXCLUDED.data OR {tasks}.priority <> EXCLUDED.priority"
+            f" OR {tasks}.required_skills IS DISTINCT FROM EXCLUDED.required_skills"
+            f" OR {tasks}.language <> EXCLUDED.language OR ({tasks}.is_gold AND EXCLUDED.gold_answer IS NOT NULL"
+            f" AND {tasks}.gold_answer IS DISTINCT FROM EXCLUDED.gold_answer)"
+        )
+    else:
+        on_conflict = " ON CONFLICT (project_id, external_id) DO NOTHING"
+    # A row just inserted has no deleting or locking transaction yet (xmax 0); an updated one has this one.
+    sql = (
+        f"WITH merged AS (INSERT INTO {tasks} (organization_id, project_id, created_at, overlap, uuid, external_id,"  # noqa: S608
+        " data, priority, required_skills, language, is_gold, qualification, gold_answer)"
+        " SELECT r.organization_id, %s, %s, %s, gen_random_uuid(), r.external_id, r.data, r.priority,"
+        " r.required_skills, r.language, r.gold_answer IS NOT NULL, r.qualification, r.gold_answer"
+        f" FROM {rows} r WHERE r.job_id = %s AND r.organization_id = %s ORDER BY r.id"
+        f"{on_conflict} RETURNING (xmax = 0) AS inserted)"
+        " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, timezone.now(), project.overlap, job.pk, job.organization_id])
+        row = cursor.fetchone()
+    created, updated = (int(row[0]), int(row[1])) if row else (0, 0)
+    return MergeResult(created=created, updated=updated)
+
+
+def _merge_orm(job: ImportJob, project: Project, *, update_existing: bool) -> MergeResult:
+    created = updated = 0
+    last_id = 0
+    while True:
+        chunk = list(ImportRow.objects.filter(job=job, id__gt=last_id).order_by("id")[:_CHUNK])
+        if not chunk:
+            return MergeResult(created=created, updated=updated)
+        last_id = chunk[-1].pk
+        existing = {
+            task.external_id: task
+            for task in Task.objects.filter(project=project, external_id__in=[row.external_id for row in chunk])
+        }
+        changed: list[Task] = []
+        new: list[Task] = []
+        for row in chunk:
+            task = existing.get(row.external_id)
+            if task is None:
+                new.append(
+                    Task(
+                        organization_id=job.organization_id,
+                        project=project,
+                        external_id=row.external_id,
+                        data=row.data,
+                        priority=row.priority,
+                        overlap=project.overlap,
+                        required_skills=row.required_skills,
+                        language=row.language,
+                        is_gold=row.gold_answer is not None,
+                        qualification=row.qualification,
+                        gold_answer=row.gold_answer,
+                    )
+                )
+                existing[row.external_id] = new[-1]
+            elif update_existing and task.pk is not None and _differs(task, row):
+                for name in _UPDATED_FIELDS:
+                    setattr(task, name, getattr(row, name))
+                if task.is_gold and row.gold_answer is not None:
+                    task.gold_answer = row.gold_answer
+                changed.append(task)
+        Task.objects.bulk_create(new, batch_size=500)
+        Task.objects.bulk_update(changed, [*_UPDATED_FIELDS, "gold_answer"], batch_size=500)
+        created += len(new)
+        updated += len(changed)
+
+
+def _differs(task: Task, row: ImportRow) -> bool:
+    if any(getattr(task, name) != getattr(row, name) for name in _UPDATED_FIELDS):
+        return True
+    return task.is_gold and row.gold_answer is not None and task.gold_answer != row.gold_answer

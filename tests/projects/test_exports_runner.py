@@ -1,0 +1,291 @@
+"""Running an export job: states, progress committed chunk by chunk, size and digest, failures, the Celery task,
+and the platform's store on S3."""
+
+import hashlib
+import threading
+import urllib.request
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from audit.models import AuditEvent
+from config.celery import app
+from projects.exports import records, runner
+from projects.exports.filters import ExportFilters
+from projects.exports.jsonl import JsonlWriter
+from projects.exports.services import export_create, export_download
+from projects.models import ExportJob
+from projects.object_store import object_store
+from tenancy.context import organization_context
+from tests.audit import test_checkpoint_s3
+from tests.audit.test_checkpoint_s3 import CREDENTIALS
+from tests.factories import OrganizationFactory
+from tests.projects import exports_support
+from tests.projects.exports_support import (
+    build_world,
+    run_export,
+)
+
+object_root = exports_support.object_root
+s3_endpoint = test_checkpoint_s3.s3_endpoint
+
+
+def test_a_finished_job_records_state_rows_size_digest_and_key(tenant, object_root):
+    w = build_world()
+
+    job, body = run_export(w, "jsonl")
+
+    job.refresh_from_db()
+    assert (job.state, job.rows, job.message) == ("succeeded", 3, "")
+    assert (job.file_size, job.sha256) == (len(body), hashlib.sha256(body).hexdigest())
+    assert job.file_key == f"orgs/{tenant.uuid}/exports/{w.project.uuid}/export-{job.uuid}.jsonl"
+    assert job.started_at is not None
+    assert job.finished_at is not None
+    assert job.started_at <= job.finished_at
+    event = AuditEvent.objects.get(action="export.complete")
+    assert (event.target_id, event.metadata) == (
+        str(job.uuid),
+        {"project": str(w.project.uuid), "format": "jsonl", "rows": 3, "file_size": len(body),
+         "sha256": job.sha256, "storage": None},
+    )  # fmt: skip
+
+
+def test_a_finished_job_is_never_run_again(tenant, object_root):
+    w = build_world()
+    job, _ = run_export(w, "jsonl")
+    before = ExportJob.objects.values().get(pk=job.pk)
+
+    again = runner.export_run(job)
+
+    assert ExportJob.objects.values().get(pk=job.pk) == before
+    assert again.state == "succeeded"
+    assert AuditEvent.objects.filter(action="export.complete").count() == 1
+
+
+def test_a_job_a_lost_worker_left_running_starts_over(tenant, object_root):
+    w = build_world()
+    job = export_create(actor=w.owner, project=w.project, export_format="csv", filters=ExportFilters())
+    ExportJob.objects.filter(pk=job.pk).update(state="running", rows=99)
+
+    job = runner.export_run(job)
+
+    assert (job.state, job.rows) == ("succeeded", 4)
+
+
+def test_a_failure_fails_the_job_with_a_message_and_no_file(tenant, object_root, monkeypatch):
+    w = build_world()
+    job = export_create(actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters())
+
+    def broken(self: Any, record: Any) -> int:
+        raise RuntimeError("disk on fire: secret internals")
+
+    monkeypatch.setattr(JsonlWriter, "write_task", broken)
+    job = runner.export_run(job)
+
+    job.refresh_from_db()
+    assert job.state == "failed"
+    assert job.message == f"The export failed unexpectedly; the worker's log has the details (export {job.uuid})."
+    assert (job.file_key, job.file_size, job.sha256) == ("", 0, "")
+    assert job.finished_at is not None
+    assert AuditEvent.objects.get(action="export.fail").metadata["message"] == job.message
+    assert not list(object_root.rglob("*")) or not [p for p in object_root.rglob("*") if p.is_file()]
+
+
+def test_the_worker_time_limit_fails_the_job_with_its_own_message(tenant, object_root, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    w = build_world()
+    job = export_create(actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters())
+
+    def slow(self: Any, record: Any) -> int:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(JsonlWriter, "write_task", slow)
+    job = runner.export_run(job)
+
+    assert (job.state, job.message) == (
+        "failed",
+        "The export took longer than the worker's time limit; narrow it with filters, or ask the operator.",
+    )
+
+
+def test_the_celery_task_runs_the_job_in_its_organization(tenant, object_root):
+    w = build_world()
+    job = export_create(actor=w.owner, project=w.project, export_format="sft", filters=ExportFilters())
+
+    state = app.tasks["projects.export_run"](tenant.pk, job.pk)
+
+    job.refresh_from_db()
+    assert (state, job.state, job.rows) == ("succeeded", "succeeded", 3)
+    assert app.tasks["projects.export_run"](tenant.pk, 10**12) == "missing"
+
+
+def test_creating_a_job_queues_its_run_after_commit(
+    tenant, object_root, monkeypatch, django_capture_on_commit_callbacks
+):
+    from workers import enqueue
+
+    w = build_world()
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    monkeypatch.setattr(enqueue, "_send", lambda name, args: sent.append((name, args)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = export_create(actor=w.owner, project=w.project, export_format="csv", filters=ExportFilters(status="done"))
+
+    assert sent == [("projects.export_run", (tenant.pk, job.pk))]
+    assert (job.state, job.filters) == ("pending", {"status": "done"})
+    event = AuditEvent.objects.get(action="export.create")
+    assert event.metadata == {
+        "project": str(w.project.uuid),
+        "format": "csv",
+        "filters": {"status": "done"},
+        "storage": None,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_committed_after_every_chunk(object_root, monkeypatch):
+    from workers import enqueue
+
+    # Committed data and no eager run at commit: the test runs the job itself, watching it from outside.
+    monkeypatch.setattr(enqueue, "_send", lambda name, args: None)
+    organization = OrganizationFactory()
+    with organization_context(organization.pk):
+        w = build_world()
+        job = export_create(actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters())
+    monkeypatch.setattr(records, "CHUNK_TASKS", 1)
+    seen_elsewhere: list[int] = []
+    original = runner._progress
+
+    def observed(job: ExportJob, rows: int) -> None:
+        original(job, rows)
+
+        def read() -> None:
+            try:
+                with organization_context(organization.pk):
+                    seen_elsewhere.append(ExportJob.objects.get(pk=job.pk).rows)
+            finally:
+                connection.close()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join()
+
+    monkeypatch.setattr(runner, "_progress", observed)
+    job = runner.export_run(job)
+
+    # Another connection sees the rows grow while the job runs: one committed update per chunk of one task.
+    assert (job.state, job.rows, seen_elsewhere) == ("succeeded", 3, [1, 2, 3])
+    assert job.state == "succeeded"
+
+
+@pytest.fixture
+def s3_store(s3_endpoint: str, settings: Any) -> Any:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint, **CREDENTIALS)
+    bucket = "platform-objects"
+    if bucket not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket=bucket)
+    settings.OBJECT_STORAGE_BUCKET = bucket
+    settings.OBJECT_STORAGE_ENDPOINT_URL = s3_endpoint
+    settings.OBJECT_STORAGE_REGION = CREDENTIALS["region_name"]
+    settings.OBJECT_STORAGE_ACCESS_KEY_ID = CREDENTIALS["aws_access_key_id"]
+    settings.OBJECT_STORAGE_SECRET_ACCESS_KEY = CREDENTIALS["aws_secret_access_key"]
+    return client
+
+
+def test_on_s3_the_file_is_stored_and_a_presigned_url_serves_it_with_ranges(tenant, s3_store):
+    w = build_world()
+    job = export_create(actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters())
+
+    job = runner.export_run(job)
+
+    with object_store().open(job.file_key) as stream:
+        body = stream.read()
+    assert (job.state, job.file_size, job.sha256) == ("succeeded", len(body), hashlib.sha256(body).hexdigest())
+    signed = export_download(actor=w.owner, job=job)
+    assert signed.url.startswith("http://127.0.0.1:")
+    request = urllib.request.Request(signed.url, headers={"Range": "bytes=100-"})  # noqa: S310 - loopback test server
+    with urllib.request.urlopen(request) as response:  # noqa: S310
+        assert (response.status, response.read()) == (206, body[100:])
+
+
+@pytest.fixture
+def lab_bucket(s3_endpoint: str, settings: Any) -> Any:
+    """A bucket of the organization's own, on loopback (allow-listed: the SSRF checks would refuse it otherwise)."""
+    import boto3
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    client = boto3.client("s3", endpoint_url=s3_endpoint, **CREDENTIALS)
+    if "lab-exports" not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket="lab-exports")
+    return client
+
+
+def _connection(w: Any, endpoint: str) -> Any:
+    from projects.storage_connections import storage_connection_create
+    from tenancy.models import Role
+    from tests.factories import MembershipFactory
+
+    admin = MembershipFactory(role=Role.ADMIN)
+    return storage_connection_create(
+        actor=admin,
+        name=f"lake {w.project.pk}",
+        bucket="lab-exports",
+        prefix="deliveries",
+        endpoint_url=endpoint,
+        region="us-east-1",
+        access_key_id=CREDENTIALS["aws_access_key_id"],
+        secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
+
+
+def test_an_export_to_a_storage_connection_lands_in_the_labs_bucket(tenant, object_root, lab_bucket, s3_endpoint):
+    w = build_world()
+    connection = _connection(w, s3_endpoint)
+    job = export_create(
+        actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters(), storage=connection
+    )
+
+    job = runner.export_run(job)
+
+    key = f"deliveries/annotate-exports/{w.project.uuid}/export-{job.uuid}.jsonl"
+    body = lab_bucket.get_object(Bucket="lab-exports", Key=key)["Body"].read()
+    assert (job.state, job.file_key, job.file_size, job.sha256) == (
+        "succeeded",
+        key,
+        len(body),
+        hashlib.sha256(body).hexdigest(),
+    )
+    assert job.rows == 3
+    assert [p for p in object_root.rglob("*") if p.is_file()] == []  # nothing kept on the platform's side
+    from tenancy.errors import Conflict
+
+    with pytest.raises(Conflict, match="written to your storage connection"):
+        export_download(actor=w.owner, job=job)
+
+
+def test_a_storage_connection_the_ssrf_rules_refuse_fails_the_job_in_our_words(
+    tenant,
+    object_root,
+    lab_bucket,
+    s3_endpoint,
+    settings,
+):
+    w = build_world()
+    connection = _connection(w, s3_endpoint)
+    settings.OUTBOUND_ALLOWED_NETWORKS = []  # the operator withdrew loopback since the connection was made
+    job = export_create(
+        actor=w.owner, project=w.project, export_format="csv", filters=ExportFilters(), storage=connection
+    )
+
+    job = runner.export_run(job)
+
+    assert job.state == "failed"
+    assert job.message == (
+        f"The export could not be written to storage connection {connection.name!r}: "
+        "Refused to connect to 127.0.0.1: a loopback address."
+    )
+    assert job.file_key == ""
