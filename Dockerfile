@@ -32,6 +32,8 @@ ENV PATH="/opt/venv/bin:${PATH}" \
 
 # The code stays owned by root: the process that serves it cannot rewrite it.
 COPY . .
+# Now the project itself, which puts the lab's `annotate` client on PATH beside the platform's commands.
+RUN uv sync --frozen --no-dev
 
 # Production settings refuse to load without these; the values exist only for this build step and are not kept
 # in the image's environment. collectstatic connects to neither the database nor Redis.

@@ -48,5 +48,13 @@ bench: ## Run the benchmarks and print their table (when bench/ exists)
 bench-routing: ## Routing under load: 50 annotators doing next → submit over HTTP (gunicorn), 10k and 1M tasks
 	$(BIN)/python -m bench.routing --tasks 10000 --tasks 1000000 --seconds 60 --annotators 50
 
+.PHONY: bench-imports
+bench-imports: ## Import 100k and 1M JSONL tasks through the API + a worker, against COPY of the same rows
+	$(BIN)/python -m bench.imports --tasks 100000 --tasks 1000000 --formats jsonl
+
+.PHONY: bench-exports
+bench-exports: ## Exports against COPY of the same rows: JSONL and CSV of 100k and 1M annotations in the same tables
+	$(BIN)/python -m bench.exports --rows 100000 --rows 1000000 --repeat 3
+
 browsers: ## Install headless Chromium for the browser tests (apt) if /usr/bin/chromium is missing
 	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }

@@ -5,8 +5,8 @@ the public HTTP API and an API token, with nothing but the Python standard libra
     annotate push s3://bucket/prefix --project <id>    # import straight from the organization's bucket
     annotate pull --project <id> --format jsonl -o out.jsonl
 
-Server and token come from ANNOTATE_URL and ANNOTATE_TOKEN (or --url and --token). Run it as
-`python -m annotate_cli` or through the `bin/annotate` launcher.
+Server and token come from ANNOTATE_URL and ANNOTATE_TOKEN (or --url and --token). `make install` puts the
+`annotate` command in .venv/bin; a copy of this package also runs as `python -m annotate_cli`.
 """
 
 __version__ = "1.0.0"

@@ -51,7 +51,9 @@ class ProjectNextView(OrganizationAPIView):
         },
     )
     def post(self, request: Request, project_id: str) -> Response:
-        project = self.get_by_uuid(project_list(), project_id)
+        project = selectors.project_to_claim(project_id=project_id)
+        if project is None:
+            raise NotFound()
         EmptySerializer(data=request.data).is_valid(raise_exception=True)
         claim = assignment_claim(actor=self.membership, project=project)
         if claim.assignment is None:

@@ -7,6 +7,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,8 +17,11 @@ from annotation import serializers_quality as sq
 from annotation.models import Annotation, ProjectAgreement, TaskAgreement
 from annotation.quality.recompute import gold_accuracy_report
 from audit.services import audit_record
+from projects.api_exports import MEDIA_FIELD_PARAMETER, media_field, signed_media_response
+from projects.media import media_url_for_task
 from projects.models import Project, Task
 from projects.selectors import project_list
+from projects.serializers_exports import SignedUrlSerializer
 from tenancy.api.base import OrganizationAPIView
 from tenancy.api.pagination import IdCursorPagination
 from tenancy.errors import FieldError, InvalidInput
@@ -99,6 +103,28 @@ class AnnotationReviewView(ReviewSurfaceMixin):
         )
         data = sq.ReviewOutcomeSerializer(outcome, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
+
+
+class AnnotationMediaView(ReviewSurfaceMixin):
+    serializer_class = SignedUrlSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.REVIEWER}
+
+    @extend_schema(
+        parameters=[MEDIA_FIELD_PARAMETER],
+        responses=SignedUrlSerializer,
+        description="A signed URL (at most 5 minutes) of a file the task of an annotation waiting for this reviewer "
+        "names under `field` (an image whose boxes are being reviewed). Anything not in the caller's review queue "
+        "is a 404. Issuing it is a data access on record.",
+    )
+    def get(self, request: Request, annotation_id: str) -> Response:
+        annotation = self.get_by_uuid(Annotation.objects.select_related("project", "task"), annotation_id)
+        self.project = annotation.project
+        review_services.review_access_check(actor=self.membership, project=self.project)
+        field = media_field(request)
+        if not review_services.review_pending_for(reviewer=self.membership, annotation=annotation):
+            raise NotFound()
+        signed = media_url_for_task(actor=self.membership, task=annotation.task, field=field, on=annotation)
+        return signed_media_response(request, signed)
 
 
 class TaskAnnotationListView(ListModelMixin, ReviewSurfaceMixin):

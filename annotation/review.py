@@ -101,6 +101,14 @@ def review_queue(*, reviewer: Membership, project: Project, level: int) -> "Quer
     )
 
 
+def review_pending_for(*, reviewer: Membership, annotation: Annotation) -> bool:
+    """Whether `annotation` is in `reviewer`'s queue now (waiting at its level, not their own work)."""
+    if annotation.review_state != ReviewState.PENDING:
+        return False
+    queue = review_queue(reviewer=reviewer, project=annotation.project, level=annotation.review_level)
+    return queue.filter(pk=annotation.pk).exists()
+
+
 def task_annotation_history(*, task: Task) -> "QuerySet[Annotation]":
     """Every version of every annotation of the task, oldest first, each with its reviews."""
     reviews = Review.objects.select_related("reviewer__user", "correction").order_by("level", "id")

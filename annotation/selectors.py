@@ -3,10 +3,13 @@
 import uuid
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from annotation.models import AnnotatorProgress, Assignment, AssignmentState, ConflictExclusion
 from projects.models import Project
+from tenancy.context import current_organization_id
+from tenancy.db import prepared_cursor, row_columns, row_instance
 from tenancy.models import Membership
 
 
@@ -20,6 +23,25 @@ def assignment_list(*, project: Project, states: list[str], annotator: Any = Non
         except ValueError:
             rows = rows.none()
     return rows.select_related("task", "project", "annotator__user").order_by("-id")
+
+
+def project_to_claim(*, project_id: Any) -> Project | None:
+    """The project of the organization in context with this public id, for a claim; None for a malformed, missing
+    or foreign id. The same row project_list() would give, read with a statement planned once per connection."""
+    try:
+        public_id = uuid.UUID(str(project_id))
+    except ValueError:
+        return None
+    if connection.vendor != "postgresql":
+        return Project.objects.filter(uuid=public_id).first()
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(row_columns(Project, 'p'))} FROM {Project._meta.db_table} p"  # noqa: S608
+            " WHERE p.uuid = %s AND p.organization_id = %s",
+            [public_id, current_organization_id()],
+        )
+        row = cursor.fetchone()
+    return None if row is None else row_instance(Project, row)
 
 
 def assignments_for_update() -> "QuerySet[Assignment]":

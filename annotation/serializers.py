@@ -40,9 +40,12 @@ class LeaseSerializer(serializers.ModelSerializer[Assignment]):
             "is_gold",
             "schema_version",
             "guidelines_version",
+            "reason",
             "task",
         ]
         read_only_fields = fields
+        # `reason`: why the member has this task, when someone said (a manager's assignment, a reviewer's comment
+        # on work sent back); shown to the member it is addressed to.
 
     def to_representation(self, instance: Assignment) -> dict[str, Any]:
         body = super().to_representation(instance)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from annotation.routing.leases import LeaseLost, lease_check
 from audit.services import audit_record
 from projects.models import Project, Task
 from projects.schema_versions import project_schema_fields, result_validate
+from tenancy.db import prepared_cursor
 from tenancy.errors import FieldError, InvalidInput
 from tenancy.models import Membership
 from workers.enqueue import dispatch_soon, enqueue_on_commit
@@ -82,14 +83,8 @@ def annotation_submit(
                 return Submitted(annotation=previous, created=False)
         lease_check(assignment=assignment, lease_token=lease_token)
         _check_result(project, task, result, time_spent_ms)
-        updated = Assignment.objects.filter(pk=assignment.pk, state=AssignmentState.ACTIVE).update(
-            state=AssignmentState.SUBMITTED, finished_at=now
-        )
-        if not updated:
-            raise LeaseLost("This lease is no longer yours.")
-        Task.objects.filter(pk=task.pk).update(done=F("done") + 1)
         # A task returned after a rejected review is answered again on the same assignment: a new version.
-        rejected = Annotation.objects.filter(assignment=assignment).order_by("-version").first()
+        rejected = _assignment_finish(assignment=assignment, actor=actor, now=now)
         # Reworked answers after a rejection are always reviewed again, whatever the sample would say.
         review_state = (
             ReviewState.PENDING
@@ -106,14 +101,17 @@ def annotation_submit(
             guidelines_version=project.guidelines_version,
             time_spent_ms=time_spent_ms,
             is_gold=task.is_gold,
-            version=1 if rejected is None else rejected.version + 1,
-            supersedes=rejected,
+            version=1 if rejected is None else rejected[1] + 1,
+            supersedes_id=None if rejected is None else rejected[0],
             review_state=review_state,
             review_level=1 if review_state == ReviewState.PENDING else 0,
         )
         if task.is_gold and isinstance(task.gold_answer, dict):
             _score_gold(actor=actor, project=project, task=task, annotation=annotation, now=now)
-        AnnotatorProgress.objects.filter(project=project, annotator=actor).update(submitted=F("submitted") + 1)
+        dispatch_soon(organization_id=project.organization_id, project_id=project.pk)
+        if not task.is_gold and task.overlap >= 2:
+            enqueue_on_commit("quality.task_agreement", project.organization_id, task.pk)
+        # Last: from here to the commit the organization's annotation counter is locked (see AuditSequence).
         audit_record(
             action="annotation.submit",
             target=annotation,
@@ -125,11 +123,56 @@ def annotation_submit(
                 "gold": task.is_gold,
             },
         )
-        dispatch_soon(organization_id=project.organization_id, project_id=project.pk)
-        if not task.is_gold and task.overlap >= 2:
-            enqueue_on_commit("quality.task_agreement", project.organization_id, task.pk)
     assignment.state = AssignmentState.SUBMITTED
     return Submitted(annotation=annotation, created=True)
+
+
+def _assignment_finish(*, assignment: Assignment, actor: Membership, now: datetime) -> tuple[int, int] | None:
+    """Mark the leased assignment submitted, count the task done and the member's submission, and return the
+    (id, version) of the assignment's latest earlier annotation, if any: one statement on PostgreSQL. Raises
+    LeaseLost when the assignment is no longer active (the caller holds its row lock, so only a bug gets here)."""
+    if connection.vendor != "postgresql":
+        updated = Assignment.objects.filter(pk=assignment.pk, state=AssignmentState.ACTIVE).update(
+            state=AssignmentState.SUBMITTED, finished_at=now
+        )
+        if not updated:
+            raise LeaseLost("This lease is no longer yours.")
+        Task.objects.filter(pk=assignment.task_id).update(done=F("done") + 1)
+        AnnotatorProgress.objects.filter(project_id=assignment.project_id, annotator=actor).update(
+            submitted=F("submitted") + 1
+        )
+        previous = Annotation.objects.filter(assignment=assignment).order_by("-version").first()
+        return None if previous is None else (previous.pk, previous.version)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            # Every statement also names the organization, as the scoped managers would; row policies apply too.
+            f"WITH finished AS (UPDATE {Assignment._meta.db_table} SET state = %(submitted)s, finished_at = %(now)s"  # noqa: S608
+            "  WHERE id = %(assignment)s AND organization_id = %(organization)s AND state = %(active)s"
+            "  RETURNING task_id),"
+            f" counted AS (UPDATE {Task._meta.db_table} t SET done = t.done + 1 FROM finished"
+            "  WHERE t.id = finished.task_id AND t.organization_id = %(organization)s),"
+            f" progressed AS (UPDATE {AnnotatorProgress._meta.db_table} p SET submitted = p.submitted + 1"
+            "  WHERE p.project_id = %(project)s AND p.annotator_id = %(member)s"
+            "  AND p.organization_id = %(organization)s AND EXISTS (SELECT 1 FROM finished))"
+            " SELECT (SELECT count(*) FROM finished), previous.id, previous.version FROM (SELECT 1) AS one"
+            f" LEFT JOIN LATERAL (SELECT id, version FROM {Annotation._meta.db_table}"
+            "  WHERE assignment_id = %(assignment)s AND organization_id = %(organization)s"
+            "  ORDER BY version DESC LIMIT 1) AS previous ON true",
+            {
+                "submitted": AssignmentState.SUBMITTED.value,
+                "active": AssignmentState.ACTIVE.value,
+                "now": now,
+                "assignment": assignment.pk,
+                "organization": assignment.organization_id,
+                "project": assignment.project_id,
+                "member": actor.pk,
+            },
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    if not row[0]:
+        raise LeaseLost("This lease is no longer yours.")
+    return None if row[1] is None else (row[1], row[2])
 
 
 def _score_gold(*, actor: Membership, project: Project, task: Task, annotation: Annotation, now: datetime) -> None:

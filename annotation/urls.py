@@ -24,6 +24,7 @@ urlpatterns = [
     path(
         "annotations/<str:annotation_id>/review", api_quality.AnnotationReviewView.as_view(), name="annotation-review"
     ),
+    path("annotations/<str:annotation_id>/media", api_quality.AnnotationMediaView.as_view(), name="annotation-media"),
     path("tasks/<str:task_id>/annotations/", api_quality.TaskAnnotationListView.as_view(), name="task-annotations"),
     path(f"{P}/agreement", api_quality.ProjectAgreementView.as_view(), name="project-agreement"),
     path(f"{P}/adjudication/", api_quality.ProjectAdjudicationListView.as_view(), name="project-adjudication"),

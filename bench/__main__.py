@@ -9,8 +9,8 @@ BENCHMARKS = [
     ("bench.audit_overhead", ["--rounds", "7"]),
     ("bench.audit_seal", ["--events", "200000"]),
     ("bench.audit_list", ["--events", "10000000", "--repeat", "20"]),
-    ("bench.imports", ["--tasks", "100000"]),
-    ("bench.exports", ["--tasks", "100000", "--repeat", "3"]),
+    ("bench.imports", ["--tasks", "100000", "--formats", "jsonl,json,csv,jsonl.gz"]),
+    ("bench.exports", ["--rows", "100000", "--repeat", "3"]),
     ("bench.routing", ["--tasks", "10000", "--tasks", "1000000", "--seconds", "60", "--annotators", "50"]),
 ]
 

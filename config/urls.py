@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include("tenancy.ui_urls")),
     path("", include("audit.ui_urls")),
     path("", include("projects.ui_urls")),
+    path("", include("annotation.ui_urls")),
 ]

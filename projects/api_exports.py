@@ -17,7 +17,7 @@ from projects import serializers_exports as s
 from projects.exports.filters import export_filters_clean
 from projects.exports.selectors import export_list
 from projects.exports.services import export_create, export_download
-from projects.media import MediaTooLarge, held_assignment, media_upload, media_url_for_assignment
+from projects.media import MediaTooLarge, SignedMedia, held_assignment, media_upload, media_url_for_assignment
 from projects.models import ExportJob, StorageConnection
 from projects.selectors import project_list
 from tenancy.api.base import OrganizationAPIView
@@ -32,6 +32,25 @@ MULTIPART_OVERHEAD = 64 * 1024
 def _absolute(request: Request, url: str) -> str:
     # The local store signs a path on this server; S3 signs a full URL already.
     return request.build_absolute_uri(url) if url.startswith("/") else url
+
+
+def media_field(request: Request) -> str:
+    """The `field` query parameter of a media URL request: the task data key naming the file."""
+    field = request.query_params.get("field", "")
+    if not field or len(field) > FIELD_MAX:
+        raise ValidationError({"field": [f"Name the task data key holding the file (at most {FIELD_MAX} characters)."]})
+    return field
+
+
+def signed_media_response(request: Request, signed: SignedMedia | None) -> Response:
+    if signed is None:
+        raise NotFound()
+    return Response({"url": _absolute(request, signed.url), "expires_at": signed.expires_at})
+
+
+MEDIA_FIELD_PARAMETER = OpenApiParameter(
+    "field", OpenApiTypes.STR, required=True, description="The task data key naming the file."
+)
 
 
 class ProjectExportListView(ListModelMixin, OrganizationAPIView):
@@ -128,9 +147,7 @@ class AssignmentMediaView(OrganizationAPIView):
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ANNOTATOR}
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("field", OpenApiTypes.STR, required=True, description="The task data key naming the file.")
-        ],
+        parameters=[MEDIA_FIELD_PARAMETER],
         responses=s.SignedUrlSerializer,
         description="A signed URL (at most 5 minutes) of the file the task names under `field`, for the member "
         "holding this assignment's live lease only; anyone else, or a key outside the organization, gets 404.",
@@ -139,12 +156,5 @@ class AssignmentMediaView(OrganizationAPIView):
         assignment = held_assignment(actor=self.membership, assignment_uuid=assignment_id)
         if assignment is None:
             raise NotFound()
-        field = request.query_params.get("field", "")
-        if not field or len(field) > FIELD_MAX:
-            raise ValidationError(
-                {"field": [f"Name the task data key holding the file (at most {FIELD_MAX} characters)."]}
-            )
-        signed = media_url_for_assignment(actor=self.membership, assignment=assignment, field=field)
-        if signed is None:
-            raise NotFound()
-        return Response({"url": _absolute(request, signed.url), "expires_at": signed.expires_at})
+        signed = media_url_for_assignment(actor=self.membership, assignment=assignment, field=media_field(request))
+        return signed_media_response(request, signed)

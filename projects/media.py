@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from annotation.models import Assignment, AssignmentState
 from audit.services import audit_record
 from projects import config
-from projects.models import MediaObject, Project
+from projects.models import MediaObject, Project, Task
 from projects.object_store import object_store, organization_key
 from tenancy.errors import InvalidInput, NotAllowed
 from tenancy.models import Membership, Role
@@ -204,9 +204,17 @@ def media_url_for_assignment(
     *, actor: Membership, assignment: Assignment, field: str, now: datetime | None = None
 ) -> SignedMedia | None:
     """A signed URL (≤ 5 minutes) of the file the held task's data names under `field`; None when the field names
-    no file the organization stores. Issuing it is a data access on record."""
+    no file the organization stores. Issuing it is a data access on record, on the lease that allowed it."""
+    return media_url_for_task(actor=actor, task=assignment.task, field=field, on=assignment, now=now)
+
+
+def media_url_for_task(
+    *, actor: Membership, task: Task, field: str, on: models.Model, now: datetime | None = None
+) -> SignedMedia | None:
+    """A signed URL of the file `task`'s data names under `field`, for a caller the view has already allowed to see
+    the task; the audit event names `on` (the lease, the annotation under review) and the task."""
     organization = actor.organization
-    key = media_key_of(assignment.task.data.get(field)) if isinstance(assignment.task.data, dict) else None
+    key = media_key_of(task.data.get(field)) if isinstance(task.data, dict) else None
     if key is None or not media_key_allowed(key, organization.uuid):
         return None
     media = MediaObject.objects.filter(key=key).only("content_type").first()
@@ -220,10 +228,10 @@ def media_url_for_assignment(
         filename=key.rsplit("/", 1)[-1],
         content_type=media.content_type if media is not None else "",
     )
-    # On the lease that allowed it; `task_ids` puts it on the task's trail too ("who saw task X" finds it).
+    # `task_ids` puts it on the task's trail too ("who saw task X" finds it).
     audit_record(
         action="data_access.media_url",
-        target=assignment,
-        metadata={"task_ids": [str(assignment.task.uuid)], "field": field[:128], "key": key, "expires_in": seconds},
+        target=on,
+        metadata={"task_ids": [str(task.uuid)], "field": field[:128], "key": key, "expires_in": seconds},
     )
     return SignedMedia(url=url, expires_at=(now or timezone.now()) + timedelta(seconds=seconds), key=key)

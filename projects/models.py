@@ -82,7 +82,8 @@ class Task(TenantModel):
 
     objects: ClassVar[TenantManager["Task"]] = TenantManager()  # type: ignore[assignment]
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    # No index of its own: every index below starts with the project (one more would only slow each insert).
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     external_id = models.CharField(max_length=255)
     data = models.JSONField()
     priority = models.IntegerField(default=0)
@@ -288,7 +289,21 @@ class ImportRow(TenantOwned):
 
     objects: ClassVar[TenantManager["ImportRow"]] = TenantManager()  # type: ignore[assignment]
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+")
+    # Rows that live minutes and are written by the million: the database's own check of these two references,
+    # one lookup per row and reference at commit, would cost more than writing the rows. Both are the running
+    # job's (the runner writes them from the locked job), and the job's rows go with it (Django's cascade, and
+    # the job's end). The one index serves every statement of the staging table: they all pick one job's rows,
+    # and the merge reads them in file order. On PostgreSQL the table is unlogged (migration 0007): a crash
+    # empties it, and the runner, which counts the staged rows in the job's checkpoint, starts such a job over.
+    organization = models.ForeignKey(
+        "tenancy.Organization",
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        db_constraint=False,
+        db_index=False,
+    )
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
     # Which S3 object of the job the row came from (0 for an upload), and the line it starts on there.
     source_index = models.IntegerField(default=0)
     line = models.BigIntegerField()
@@ -299,6 +314,9 @@ class ImportRow(TenantOwned):
     language = models.CharField(max_length=16, blank=True)
     qualification = models.BooleanField(default=False)
     gold_answer = models.JSONField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "id"], name="importrow_job_order")]
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.source_index}:{self.line}"

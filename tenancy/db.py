@@ -6,9 +6,14 @@ Every function here is a no-op on SQLite (the embedded default), where the app l
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Model
+
+_M = TypeVar("_M", bound=Model)
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +80,51 @@ def grant_app_role(conn: BaseDatabaseWrapper, role: str, tables: Iterable[tuple[
         for table, privileges in tables:
             cursor.execute(f"REVOKE ALL ON {qn(table)} FROM {qn(role)}")
             cursor.execute(f"GRANT {', '.join(privileges)} ON {qn(table)} TO {qn(role)}")
+
+
+def prepared_cursor() -> CursorWrapper:
+    """A cursor whose statements the server plans once per connection and then reuses (server-side binding:
+    psycopg prepares a statement after a few executions). For the few hot statements that are built by hand and
+    cost more to plan than to run, such as the claim; everything else keeps Django's client-side binding.
+    Otherwise the same as `connection.cursor()`: wrapped, logged and counted as Django's own."""
+    if not is_postgres():
+        return connection.cursor()
+    # Imported here: the embedded default runs without a PostgreSQL driver.
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    if not is_psycopg3:
+        return connection.cursor()
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw = connection.connection
+    with connection.wrap_database_errors:
+        cursor = ServerBindingCursor(raw)  # type: ignore[call-arg]  # a psycopg cursor: it takes its connection
+    # As Django's own cursors: timestamps in the connection's time zone.
+    if raw.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone != connection.timezone:
+        register_tzloader(connection.timezone, cursor)
+    # The stubs type the argument as a wrapper; Django passes (and wraps) the driver's cursor, as here.
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cursor)  # type: ignore[arg-type]
+    return connection.make_cursor(cursor)  # type: ignore[arg-type]
+
+
+def row_columns(model: type[Model], alias: str) -> list[str]:
+    """The model's columns as `alias."column"`, in the order `row_instance` reads them back."""
+    qn = connection.ops.quote_name
+    return [f"{alias}.{qn(str(f.column))}" for f in model._meta.concrete_fields]
+
+
+def row_instance(model: type[_M], values: "list[Any] | tuple[Any, ...]") -> _M:
+    """A model instance from a raw statement's values for `row_columns(model, ...)`, converted as the ORM would
+    (JSON text to objects): for statements that return rows they wrote, so nothing has to read them again."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        converter = getattr(field, "from_db_value", None)
+        converted.append(value if converter is None or value is None else converter(value, None, connection))
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)

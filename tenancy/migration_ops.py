@@ -1,6 +1,7 @@
 """Migration operations and hooks that put tenant isolation into the database itself."""
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps as global_apps
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
+from django.db.migrations.operations.special import RunPython
 from django.db.migrations.state import ProjectState
 
 from tenancy import db
@@ -62,6 +64,20 @@ class EnableTenantRLS(Operation):
 
     def describe(self) -> str:
         return f"Enable row-level security on {self.model_name}"
+
+
+def run_on_postgres(forward: str, backward: str) -> RunPython:
+    """A RunSQL that runs on PostgreSQL only: what it creates (functions, storage settings) has no counterpart in
+    the embedded SQLite default."""
+
+    def apply(sql: str) -> Callable[[Any, BaseDatabaseSchemaEditor], None]:
+        def run(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
+            if db.is_postgres(schema_editor.connection):
+                schema_editor.execute(sql, params=None)
+
+        return run
+
+    return RunPython(apply(forward), apply(backward))
 
 
 # Django's own tables the app role only reads: it must never record or forge a migration.

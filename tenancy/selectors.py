@@ -1,10 +1,10 @@
 """Reads of organizations, memberships, invitations and tokens."""
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from tenancy import credentials
 from tenancy.context import organization_context
-from tenancy.db import GUC_TOKEN_HASH, GUC_USER, lookup_scope
+from tenancy.db import GUC_TOKEN_HASH, GUC_USER, is_postgres, lookup_scope, prepared_cursor, row_columns, row_instance
 from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Organization, Role, Skill, User
 
 
@@ -44,10 +44,15 @@ def membership_for_session(*, user: User, chosen_slug: str | None) -> Membership
 
 
 def api_token_authenticate(*, raw: str) -> ApiToken | None:
-    """The usable token a bearer secret names, with its member and organization loaded; None otherwise."""
+    """The token a bearer secret names, with its member, user and organization loaded; None when none matches.
+
+    Usability (expiry, revocation, an inactive user) is the caller's to judge: a refused token is still audited.
+    """
     if not raw.startswith(f"{credentials.TOKEN_SCHEME}_") or len(raw) > 128:
         return None
     key_hash = credentials.digest(raw)
+    if is_postgres():
+        return _api_token_resolve(key_hash)
     with lookup_scope(GUC_TOKEN_HASH, key_hash):
         # Pre-tenant lookup: only the row whose digest matches the presented secret is visible.
         token = ApiToken.objects.unscoped().filter(key_hash=key_hash).first()
@@ -55,6 +60,40 @@ def api_token_authenticate(*, raw: str) -> ApiToken | None:
         return None
     with organization_context(token.organization_id):
         token.membership = Membership.objects.select_related("user", "organization").get(pk=token.membership_id)
+    return token
+
+
+# What tenancy_api_token_resolve() returns, one composite per model (see migration 0005).
+_RESOLVED: tuple[tuple[str, type[Model]], ...] = (
+    ("token", ApiToken),
+    ("membership", Membership),
+    ("member_user", User),
+    ("organization", Organization),
+)
+
+
+def _api_token_resolve(key_hash: str) -> ApiToken | None:
+    """The same lookups as above, under the same row policies, run by one database function in one round trip."""
+    columns = ", ".join(column for alias, model in _RESOLVED for column in row_columns(model, f"(r.{alias})"))
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM tenancy_api_token_resolve(%s) AS r", [key_hash])  # noqa: S608
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    loaded: list[Model] = []
+    offset = 0
+    for _, model in _RESOLVED:
+        width = len(model._meta.concrete_fields)
+        loaded.append(row_instance(model, row[offset : offset + width]))
+        offset += width
+    token, membership, user, organization = loaded
+    assert isinstance(token, ApiToken)
+    assert isinstance(membership, Membership)
+    assert isinstance(user, User)
+    assert isinstance(organization, Organization)
+    membership.user = user
+    membership.organization = organization
+    token.membership = membership
     return token
 
 

@@ -16,7 +16,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django.views.defaults import page_not_found
 
+from annotation.my_work import member_work
 from audit.context import set_actor
 from audit.services import audit_record, audit_record_denied
 from projects import selectors as project_selectors
@@ -52,6 +54,95 @@ def organization_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
             return view(request, membership, *args, **kwargs)
 
     return wrapper
+
+
+def _record_denied(request: HttpRequest, membership: Membership, action: str) -> None:
+    audit_record_denied(
+        organization_id=membership.organization_id,
+        action=action,
+        target_type=f"ui:{request.resolver_match.url_name}" if request.resolver_match else "ui",
+        metadata={"method": request.method, "path": request.path[:512]},
+    )
+
+
+def page_forbidden(
+    request: HttpRequest, membership: Membership, *, needed: Role | None = None, reason: str = ""
+) -> HttpResponse:
+    """403 for a role too low for the page (or another `reason`, said as is), recorded on the trail like any
+    refused API call."""
+    _record_denied(request, membership, "access.forbidden")
+    context = {
+        "membership": membership,
+        "organization": membership.organization,
+        "needed": needed.value if needed is not None else "",
+        "reason": reason,
+    }
+    return render(request, "tenancy/forbidden.html", context, status=403)
+
+
+def role_page(needed: Role) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """An `organization_page` open to members holding `needed` or a higher role; the others get a recorded 403."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @organization_page
+        @wraps(view)
+        def wrapper(request: HttpRequest, membership: Membership, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not membership.role_enum.at_least(needed):
+                return page_forbidden(request, membership, needed=needed)
+            try:
+                return view(request, membership, *args, **kwargs)
+            except Http404 as exc:
+                # Answered here rather than raised: a raise would roll the page's transaction back, and with it
+                # the record that someone asked for an id this organization does not have (or another's).
+                _record_denied(request, membership, "access.not_found")
+                return page_not_found(request, exc)
+
+        return wrapper
+
+    return decorate
+
+
+def form_errors_from(form: forms.Form, exc: DomainError, *, inputs: dict[str, str] | None = None) -> None:
+    """Put a service's refusal on the form: each named field on its input (`inputs` maps a service's field name
+    to the form's where they differ), the rest above the form."""
+    if not exc.errors:
+        form.add_error(None, exc.message)
+    for error in exc.errors:
+        # "filters.status" and "languages[2]" belong to the inputs named "status" and "languages".
+        path = (inputs or {}).get(error.field, error.field.split("[", 1)[0])
+        name = next((n for n in (path, path.split(".", 1)[0], path.rsplit(".", 1)[-1]) if n in form.fields), None)
+        form.add_error(name, error.message if name or not error.field else f"{error.field}: {error.message}")
+
+
+def form_save(
+    request: HttpRequest,
+    form: forms.Form,
+    save: Callable[[dict[str, Any]], Any],
+    *,
+    success: Callable[[Any], str],
+    to: str,
+) -> HttpResponse | None:
+    """Check a posted form and hand its data to a service: on success say so and redirect (so a reload never
+    repeats the change); otherwise None, with the errors on the form, for the page to render again."""
+    if not form.is_valid():
+        return None
+    try:
+        result = save(form.cleaned_data)
+    except DomainError as exc:
+        form_errors_from(form, exc)
+        return None
+    messages.success(request, success(result))
+    return HttpResponseRedirect(to)
+
+
+def action_run(request: HttpRequest, change: Callable[[], Any], *, success: str) -> None:
+    """A one-button change (revoke, pause…): its outcome, or the service's refusal, becomes the next page's message."""
+    try:
+        change()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -129,15 +220,15 @@ def home(request: HttpRequest, membership: Membership) -> HttpResponse:
                 metadata={"method": "POST"},
             )
             return HttpResponse("Forbidden", status=403)
-        if form.is_valid():
-            try:
-                project = project_services.project_create(actor=membership, **form.cleaned_data)
-            except DomainError as exc:
-                for error in exc.errors:
-                    form.add_error(error.field if error.field in form.fields else None, error.message)
-            else:
-                messages.success(request, f"Project “{project.name}” created.")
-                return HttpResponseRedirect(reverse("home"))
+        saved = form_save(
+            request,
+            form,
+            lambda data: project_services.project_create(actor=membership, **data),
+            success=lambda project: f"Project “{project.name}” created.",
+            to=reverse("home"),
+        )
+        if saved is not None:
+            return saved
     projects = list(project_selectors.project_list())
     return render(
         request,
@@ -149,6 +240,7 @@ def home(request: HttpRequest, membership: Membership) -> HttpResponse:
             "form": form,
             "can_manage": can_manage,
             "organizations": selectors.user_memberships(user=membership.user),
+            "my_work": member_work(membership=membership),
         },
     )
 

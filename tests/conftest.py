@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
+from django.test import Client
 from pytest_factoryboy import register
 from rest_framework.test import APIClient
 
@@ -131,6 +132,15 @@ def member_client(organization: Any, role: Role, **user_fields: Any) -> tuple[AP
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.raw}")
     client.membership = membership  # type: ignore[attr-defined]
+    return client, membership
+
+
+def session_client(organization: Any, role: Role) -> tuple[Client, Any]:
+    """A browser-like client signed in as a new member of `organization` with `role` (for the web pages)."""
+    with organization_context(organization.pk):
+        membership = MembershipFactory(organization=organization, role=role)
+    client = Client()
+    client.force_login(membership.user)
     return client, membership
 
 

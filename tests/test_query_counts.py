@@ -1,21 +1,31 @@
 """Pinned query counts of the list endpoints, the same at any number of rows (an N+1 fails here).
 
-Every count includes the fixed cost of a request inside the test's transaction: savepoints, the transaction-local
-tenant and lookup settings, the token lookup and the member's row. Only the list query itself depends on the data.
+Every count includes the fixed cost of a request inside the test's transaction: the savepoint the request's
+transaction becomes (two statements), one statement resolving the token with its member, user and organization, and
+the transaction-local tenant setting. Only the list query itself depends on the data.
 """
 
 import pytest
 
 from tenancy.models import Role
+from tests.annotation.conftest import CHOICE_SCHEMA
 from tests.conftest import member_client
 from tests.factories import ApiTokenFactory, MembershipFactory, ProjectFactory, TaskFactory
 
-PROJECT_LIST = 16
+PROJECT_LIST = 7
 # One more: the project named in the URL; and one for the data_access.task_list event the page records (the
 # counter and the event row are written by a single statement), whatever the page size.
-TASK_LIST = 18
-MEMBER_LIST = 16
-TOKEN_LIST = 16
+TASK_LIST = 9
+MEMBER_LIST = 7
+TOKEN_LIST = 7
+# The routing hot path, at any project size and any member history. Here, as in the list counts above, the request
+# also leaves the test's tenant and restores it (two statements a server does not run): the fixed cost, the
+# project, the claim's savepoint (two), its progress row, the member's live work, the member's skills with the
+# exclusions in force, the claim statement, and both events of the serve in one statement.
+NEXT = 14
+# The fixed cost, the locked assignment with its task and project, the submit's savepoint (two), one statement
+# closing the assignment with its counters, the annotation row and its event.
+SUBMIT = 12
 
 
 @pytest.fixture
@@ -78,3 +88,23 @@ def test_token_list(admin, django_assert_num_queries, rows):
 
     assert len(response.json()["results"]) == rows + 1
     assert all(item["member"] for item in response.json()["results"])
+
+
+@pytest.mark.parametrize("tasks", [1, 50])
+def test_next_and_submit(tenant, django_assert_num_queries, tasks):
+    project = ProjectFactory(label_schema=CHOICE_SCHEMA, overlap=1)
+    TaskFactory.create_batch(tasks + 2, project=project)
+    client, _ = member_client(tenant, Role.ANNOTATOR)
+    # One pair first: the token's last_used_at is refreshed and the member's progress row created.
+    lease = client.post(f"/api/v1/projects/{project.uuid}/next").json()
+    body = {"lease_token": lease["lease_token"], "result": {"sentiment": "positive"}}
+    assert client.post(f"/api/v1/assignments/{lease['id']}/submit", body, format="json").status_code == 201
+
+    with django_assert_num_queries(NEXT):
+        claimed = client.post(f"/api/v1/projects/{project.uuid}/next")
+    lease = claimed.json()
+    body = {"lease_token": lease["lease_token"], "result": {"sentiment": "negative"}}
+    with django_assert_num_queries(SUBMIT):
+        submitted = client.post(f"/api/v1/assignments/{lease['id']}/submit", body, format="json")
+
+    assert (claimed.status_code, submitted.status_code) == (201, 201)

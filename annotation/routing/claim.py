@@ -9,10 +9,12 @@ Invariants kept here (and checked by the concurrency and property tests):
 """
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -26,11 +28,14 @@ from annotation.models import (
     AssignmentState,
     QualificationState,
 )
-from annotation.routing.eligibility import MemberProfile, Refusal, member_profile, project_refusal
+from annotation.routing.eligibility import MemberProfile, Refusal, member_routing_facts, project_refusal
 from annotation.routing.leases import assignment_revoke, assignments_expire
-from audit.services import audit_record
+from audit.services import Record, audit_record_all
 from projects.models import Project, Task
+from tenancy.db import prepared_cursor, row_columns, row_instance
 from tenancy.models import Membership
+
+logger = logging.getLogger(__name__)
 
 Pool = Literal["live", "gold", "qualification"]
 
@@ -51,17 +56,12 @@ def assignment_claim(*, actor: Membership, project: Project, now: datetime | Non
     """Lease the actor's next task on the project, or say why there is none."""
     now = now or timezone.now()
     with transaction.atomic():
-        progress = _lock_progress(project=project, membership=actor, now=now)
-        live = list(
-            Assignment.objects.filter(annotator=actor, project=project, state__in=LIVE_STATES)
-            .select_related("task", "project")
-            .order_by("id")
-        )
+        progress, live = _lock_progress(project=project, membership=actor, now=now)
         held = _held_lease(project=project, live=live, now=now)
         if held is not None:
             return Claim(assignment=held)
-        profile = member_profile(membership=actor, now=now)
-        refusal = project_refusal(membership=actor, project=project, profile=profile)
+        profile, excluded = member_routing_facts(membership=actor, project=project, now=now)
+        refusal = project_refusal(membership=actor, project=project, profile=profile, excluded=excluded)
         if refusal is None:
             refusal = _progress_refusal(project=project, progress=progress, now=now)
         if refusal is not None:
@@ -76,7 +76,9 @@ def assignment_claim(*, actor: Membership, project: Project, now: datetime | Non
                 break
             # Queued while the member held the skill, which has since lapsed: back to someone who has it.
             assignment_revoke(actor=None, assignment=queued, reason="no longer eligible")
-        if assignment is None:
+        if assignment is not None:
+            _count_served(progress, assignment)
+        else:
             assignment = _claim_from_pools(project=project, progress=progress, profile=profile, now=now)
         if assignment is None:
             if _needs_qualification(project, progress):
@@ -85,31 +87,37 @@ def assignment_claim(*, actor: Membership, project: Project, now: datetime | Non
                     refusal=Refusal("qualification_unavailable", "No qualification task is left for you."),
                 )
             return Claim(assignment=None, refusal=_NOTHING)
-
-        AnnotatorProgress.objects.filter(pk=progress.pk).update(
-            served=F("served") + 1,
-            gold_served=F("gold_served") + int(assignment.is_gold and not assignment.task.qualification),
-        )
         _record_serve(assignment)
     return Claim(assignment=assignment, created=True)
 
 
+def _count_served(progress: AnnotatorProgress, assignment: Assignment) -> None:
+    # A claim from the pools counts itself in its own statement (see claim_task); a promoted queue entry here.
+    AnnotatorProgress.objects.filter(pk=progress.pk).update(
+        served=F("served") + 1,
+        gold_served=F("gold_served") + int(assignment.is_gold and not assignment.task.qualification),
+    )
+
+
 def _record_serve(assignment: Assignment) -> None:
     # Two events on purpose: the claim is a change of state (kept with routing's retention); handing the task's
-    # data to a person is a data access (kept with data_access's), and answers "who saw task X".
-    audit_record(
-        action="assignment.claim",
-        target=assignment,
-        metadata={
-            "task": str(assignment.task.uuid),
-            "source": assignment.source,
-            "lease_expires_at": assignment.lease_expires_at.isoformat() if assignment.lease_expires_at else None,
-        },
-    )
-    audit_record(
-        action="data_access.task_serve",
-        target=assignment.task,
-        metadata={"assignment": str(assignment.uuid), "project": str(assignment.project.uuid)},
+    # data to a person is a data access (kept with data_access's), and answers "who saw task X". One statement
+    # writes both, as the last of the claim's transaction.
+    audit_record_all(
+        Record(
+            action="assignment.claim",
+            target=assignment,
+            metadata={
+                "task": str(assignment.task.uuid),
+                "source": assignment.source,
+                "lease_expires_at": (assignment.lease_expires_at.isoformat() if assignment.lease_expires_at else None),
+            },
+        ),
+        Record(
+            action="data_access.task_serve",
+            target=assignment.task,
+            metadata={"assignment": str(assignment.uuid), "project": str(assignment.project.uuid)},
+        ),
     )
 
 
@@ -134,37 +142,67 @@ def _progress_refusal(*, project: Project, progress: AnnotatorProgress, now: dat
     return None
 
 
-def _lock_progress(*, project: Project, membership: Membership, now: datetime) -> AnnotatorProgress:
-    """The member's progress row on the project, created if new, locked until the transaction ends."""
+def _lock_progress(
+    *, project: Project, membership: Membership, now: datetime
+) -> tuple[AnnotatorProgress, list[Assignment]]:
+    """The member's progress row on the project, created if new, locked until the transaction ends; and their live
+    (queued and active) assignments on it, oldest first, each with its task."""
     if connection.vendor == "postgresql":
-        table = AnnotatorProgress._meta.db_table
-        # One statement creates or locks the row (ON CONFLICT DO UPDATE takes the row lock).
-        rows = list(
-            AnnotatorProgress.objects.raw(
-                f"INSERT INTO {table} AS p (organization_id, uuid, created_at, updated_at, project_id, annotator_id,"  # noqa: S608
-                " served, gold_served, submitted, qualification_state, qualification_answered, qualification_score,"
-                " qualification_attempts, gold_scored, gold_score_sum, paused_reason, last_seen_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, 0, 0, 0, %s, 0, 0, 0, 0, 0, '', %s)"
+        with prepared_cursor() as cursor:
+            # One statement creates or locks the row (ON CONFLICT DO UPDATE takes the row lock).
+            cursor.execute(
+                f"INSERT INTO {AnnotatorProgress._meta.db_table} AS p (organization_id, uuid, created_at, updated_at,"  # noqa: S608
+                " project_id, annotator_id, served, gold_served, submitted, qualification_state,"
+                " qualification_answered, qualification_score, qualification_attempts, gold_scored, gold_score_sum,"
+                " paused_reason, last_seen_at)"
+                " VALUES (%(organization)s, %(uuid)s, %(now)s, %(now)s, %(project)s, %(member)s, 0, 0, 0, %(state)s,"
+                " 0, 0, 0, 0, 0, '', %(now)s)"
                 " ON CONFLICT (project_id, annotator_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at"
-                " RETURNING p.*",
-                [
-                    project.organization_id,
-                    uuid.uuid4(),
-                    now,
-                    now,
-                    project.pk,
-                    membership.pk,
-                    QualificationState.NOT_STARTED,
-                    now,
-                ],
+                f" RETURNING {', '.join(row_columns(AnnotatorProgress, 'p'))}",
+                {
+                    "organization": project.organization_id,
+                    "uuid": uuid.uuid4(),
+                    "now": now,
+                    "project": project.pk,
+                    "member": membership.pk,
+                    "state": QualificationState.NOT_STARTED.value,
+                },
             )
-        )
-        return rows[0]
+            row = cursor.fetchone()
+            assert row is not None
+            progress = row_instance(AnnotatorProgress, row)
+            # A statement of its own, after the lock: its snapshot includes the work of a concurrent claim of the
+            # same member that held the lock a moment ago (one statement would still see the world before it).
+            cursor.execute(
+                f"SELECT {', '.join(row_columns(Assignment, 'a'))}, {', '.join(row_columns(Task, 't'))}"  # noqa: S608
+                f" FROM {Assignment._meta.db_table} a JOIN {Task._meta.db_table} t ON t.id = a.task_id"
+                " WHERE a.organization_id = %(organization)s AND a.annotator_id = %(member)s"
+                " AND a.project_id = %(project)s"
+                # Spelled out rather than a parameter, so that the planner can use the index of live work only.
+                f" AND a.state IN ({', '.join(repr(state.value) for state in LIVE_STATES)}) ORDER BY a.id",
+                {"organization": project.organization_id, "member": membership.pk, "project": project.pk},
+            )
+            rows = cursor.fetchall()
+        width = len(Assignment._meta.concrete_fields)
+        live = []
+        for row in rows:
+            assignment = row_instance(Assignment, row[:width])
+            assignment.task = row_instance(Task, row[width:])
+            assignment.project = project
+            live.append(assignment)
+        return progress, live
     AnnotatorProgress.objects.get_or_create(project=project, annotator=membership)
     progress = AnnotatorProgress.objects.select_for_update().get(project=project, annotator=membership)
     progress.last_seen_at = now
     progress.save(update_fields=["last_seen_at"])
-    return progress
+    live = list(
+        Assignment.objects.filter(annotator=membership, project=project, state__in=LIVE_STATES)
+        .select_related("task")
+        .order_by("id")
+    )
+    for assignment in live:
+        assignment.project = project
+    return progress, live
 
 
 def _held_lease(*, project: Project, live: list[Assignment], now: datetime) -> Assignment | None:
@@ -212,12 +250,12 @@ def _claim_from_pools(
                 qualification_attempts=F("qualification_attempts") + 1,
                 locked_until=None,
             )
-        return claim_task(project=project, profile=profile, pool="qualification", now=now)
+        return claim_task(project=project, progress=progress, profile=profile, pool="qualification", now=now)
     if project.gold_rate > 0 and progress.gold_served < project.gold_rate * (progress.served + 1):
-        gold = claim_task(project=project, profile=profile, pool="gold", now=now)
+        gold = claim_task(project=project, progress=progress, profile=profile, pool="gold", now=now)
         if gold is not None:
             return gold
-    return claim_task(project=project, profile=profile, pool="live", now=now)
+    return claim_task(project=project, progress=progress, profile=profile, pool="live", now=now)
 
 
 _POOL_FILTER: dict[Pool, str] = {
@@ -233,24 +271,70 @@ _POOL_ORDER: dict[Pool, str] = {
 }
 
 
+# How often a claim tries again when the task it locked was queued for the same member by the dispatcher between
+# the claim's snapshot and its row lock (the insert then meets the unique pair and writes nothing). Each attempt
+# runs on a fresh snapshot that sees that entry, so a second collision needs another dispatch racing it.
+CLAIM_ATTEMPTS = 3
+
+
 def claim_task(
     *,
     project: Project,
+    progress: AnnotatorProgress,
     profile: MemberProfile,
     pool: Pool,
     now: datetime,
-    source: str = AssignmentSource.CLAIM,
 ) -> Assignment | None:
-    """Lease one task of the pool to the member: pick, count and assign in a single statement."""
+    """Lease one task of the pool to the member: pick, count, assign and count as served in a single statement."""
     token, expires = _new_lease(project, now)
     if connection.vendor != "postgresql":
-        return _claim_task_portable(project=project, profile=profile, pool=pool, now=now, token=token, expires=expires)
+        assignment = _claim_task_portable(
+            project=project, profile=profile, pool=pool, now=now, token=token, expires=expires
+        )
+        if assignment is not None:
+            _count_served(progress, assignment)
+        return assignment
+    params: dict[str, Any] = {
+        "project": project.pk,
+        "progress": progress.pk,
+        "member": profile.membership_id,
+        "skills": json.dumps(profile.skills),
+        "languages": sorted(profile.languages),
+        "now": now,
+        "token": token,
+        "expires": expires,
+        "source": AssignmentSource.CLAIM.value,
+    }
+    width = len(Assignment._meta.concrete_fields)
+    for _ in range(CLAIM_ATTEMPTS):
+        with prepared_cursor() as cursor:
+            cursor.execute(_claim_sql(pool), params)
+            row = cursor.fetchone()
+        if row is None:
+            return None  # nothing eligible is open
+        if row[1] is not None:
+            assignment = row_instance(Assignment, row[1 : 1 + width])
+            assignment.task = row_instance(Task, row[1 + width :])
+            assignment.project = project
+            return assignment
+    logger.warning("assignment.claim_conflicts", extra={"project": project.pk, "attempts": CLAIM_ATTEMPTS})
+    return None
+
+
+@cache
+def _claim_sql(pool: Pool) -> str:
     tasks = Task._meta.db_table
     assignments = Assignment._meta.db_table
-    sql = (
+    progress = AnnotatorProgress._meta.db_table
+    assignment_columns = ", ".join(row_columns(Assignment, "ins"))
+    task_columns = ", ".join(row_columns(Task, "bump"))
+    return (
         f"WITH pick AS (SELECT t.id FROM {tasks} t"  # noqa: S608 - table names are ours, values are parameters
         f" WHERE t.project_id = %(project)s AND {_POOL_FILTER[pool]}"
-        f" AND NOT EXISTS (SELECT 1 FROM {assignments} a WHERE a.task_id = t.id AND a.annotator_id = %(member)s)"
+        # OFFSET 0 keeps this a probe of the (task, annotator) unique index per candidate: as a join, the planner
+        # may read the member's whole history first, a cost that grows with every task they do.
+        f" AND NOT EXISTS (SELECT 1 FROM {assignments} a WHERE a.task_id = t.id AND a.annotator_id = %(member)s"
+        " OFFSET 0)"
         " AND (t.required_skills = '{}'::jsonb OR NOT EXISTS ("
         "  SELECT 1 FROM jsonb_each_text(t.required_skills) r"
         "  WHERE COALESCE((%(skills)s::jsonb ->> r.key)::int, 0) < r.value::int))"
@@ -262,28 +346,14 @@ def claim_task(
         "  state, source, is_gold, lease_token, lease_expires_at, claimed_at, reason)"
         " SELECT t.organization_id, gen_random_uuid(), %(now)s, t.project_id, t.id, %(member)s, 'active',"
         f"  %(source)s, t.is_gold, %(token)s, %(expires)s, %(now)s, '' FROM {tasks} t JOIN pick ON pick.id = t.id"
-        "  ON CONFLICT (task_id, annotator_id) DO NOTHING RETURNING id, task_id),"
-        f" bump AS (UPDATE {tasks} t SET taken = t.taken + 1 FROM ins WHERE t.id = ins.task_id)"
-        " SELECT id FROM ins"
+        f"  ON CONFLICT (task_id, annotator_id) DO NOTHING RETURNING {assignments}.*),"
+        f" bump AS (UPDATE {tasks} t SET taken = t.taken + 1 FROM ins WHERE t.id = ins.task_id RETURNING t.*),"
+        f" served AS (UPDATE {progress} p SET served = p.served + 1,"
+        "  gold_served = p.gold_served + (bump.is_gold AND NOT bump.qualification)::int"
+        "  FROM bump WHERE p.id = %(progress)s)"
+        # A row with no assignment: a task was picked but the insert met the unique pair (see CLAIM_ATTEMPTS).
+        f" SELECT pick.id, {assignment_columns}, {task_columns} FROM pick LEFT JOIN ins ON true LEFT JOIN bump ON true"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "project": project.pk,
-                "member": profile.membership_id,
-                "skills": json.dumps(profile.skills),
-                "languages": sorted(profile.languages),
-                "now": now,
-                "token": token,
-                "expires": expires,
-                "source": source,
-            },
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return Assignment.objects.select_related("task", "project").get(pk=row[0])
 
 
 def _claim_task_portable(

@@ -1,12 +1,14 @@
-"""The shape every export format takes: begin, one call per task (returning the rows it wrote), end."""
+"""The shape every export format takes: begin, the export's tasks chunk by chunk (reporting the rows written after
+each chunk, so the job's progress moves), end."""
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, ClassVar, TextIO
 
 from projects.exports.context import ExportContext
-from projects.exports.records import TaskRecord
+from projects.exports.records import ExportSource, TaskRecord, task_record_chunks
 
 
 def iso(moment: datetime) -> str:
@@ -19,8 +21,7 @@ def json_line(document: Any) -> str:
 
 
 class ExportWriter(ABC):
-    """Writes one format to a text stream, task by task, holding no more than one task in memory (COCO also
-    spools its annotations to a temporary file until the images are written)."""
+    """Writes one format to a text stream, chunk by chunk, holding no more than one chunk in memory."""
 
     extension: ClassVar[str]
     content_type: ClassVar[str]
@@ -33,8 +34,22 @@ class ExportWriter(ABC):
         """Write what comes before the first task."""
 
     @abstractmethod
-    def write_task(self, record: TaskRecord) -> int:
-        """Write one task's output; return how many rows (lines, pairs, documents, boxes) it made."""
+    def write_chunks(self, source: ExportSource) -> Iterator[int]:
+        """Read the export's tasks from `source` and write them, yielding after each chunk the rows (lines, pairs,
+        documents, boxes) it made."""
 
     def end(self) -> None:  # noqa: B027 - most formats have no trailer
         """Write what comes after the last task."""
+
+
+class TaskRecordWriter(ExportWriter):
+    """A format written task by task from TaskRecords (COCO also spools its annotations to a temporary file until
+    the images are written)."""
+
+    def write_chunks(self, source: ExportSource) -> Iterator[int]:
+        for chunk in task_record_chunks(source):
+            yield sum(self.write_task(record) for record in chunk)
+
+    @abstractmethod
+    def write_task(self, record: TaskRecord) -> int:
+        """Write one task's output; return how many rows (lines, pairs, documents, boxes) it made."""

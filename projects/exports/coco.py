@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from projects.exports.base import ExportWriter, iso
+from projects.exports.base import TaskRecordWriter, iso
 from projects.exports.records import TaskRecord
 from projects.label_schema.fields import BoxesField
 
@@ -25,7 +25,7 @@ def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class CocoWriter(ExportWriter):
+class CocoWriter(TaskRecordWriter):
     extension = "coco.json"
     content_type = "application/json"
 

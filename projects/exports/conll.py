@@ -14,7 +14,7 @@ since one column holds one tag; a span over whitespace only tags nothing. Texts 
 import re
 from typing import Any
 
-from projects.exports.base import ExportWriter
+from projects.exports.base import TaskRecordWriter
 from projects.exports.records import TaskRecord
 from projects.label_schema.fields import SpansField
 
@@ -55,7 +55,7 @@ def conll_document(text: str, spans: list[Any]) -> str:
     return "".join(lines)
 
 
-class ConllWriter(ExportWriter):
+class ConllWriter(TaskRecordWriter):
     extension = "conll"
     content_type = "text/plain; charset=utf-8"
 

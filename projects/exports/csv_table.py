@@ -15,7 +15,7 @@ import csv
 import json
 from typing import Any
 
-from projects.exports.base import ExportWriter, iso
+from projects.exports.base import TaskRecordWriter, iso
 from projects.exports.records import TaskRecord
 
 FIXED_COLUMNS = (
@@ -52,7 +52,7 @@ def cell(value: Any) -> str:
     return neutralise(json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True))
 
 
-class CsvWriter(ExportWriter):
+class CsvWriter(TaskRecordWriter):
     extension = "csv"
     content_type = "text/csv; charset=utf-8"
 

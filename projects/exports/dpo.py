@@ -13,7 +13,7 @@ Each line also names the task, the field, the candidates' ids, the annotation an
 
 from typing import Any
 
-from projects.exports.base import ExportWriter, json_line
+from projects.exports.base import TaskRecordWriter, json_line
 from projects.exports.chat import chat_messages
 from projects.exports.records import AnnotationRecord, TaskRecord
 from projects.label_schema.fields import PairwiseField, RankingField
@@ -48,7 +48,7 @@ def ranking_pairs(ranks: dict[str, Any], order: list[str], mode: str) -> list[tu
     return pairs
 
 
-class DpoWriter(ExportWriter):
+class DpoWriter(TaskRecordWriter):
     extension = "dpo.jsonl"
     content_type = "application/x-ndjson"
 

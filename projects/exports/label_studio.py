@@ -19,7 +19,7 @@ derived from the annotation, so two exports of the same data are identical.
 import hashlib
 from typing import Any
 
-from projects.exports.base import ExportWriter, iso, json_line
+from projects.exports.base import TaskRecordWriter, iso, json_line
 from projects.exports.records import AnnotationRecord, TaskRecord
 from projects.label_schema.fields import (
     BoxesField,
@@ -119,7 +119,7 @@ def _task_data(data: dict[str, Any], schemas: list[LabelSchema]) -> dict[str, An
     return adapted
 
 
-class LabelStudioWriter(ExportWriter):
+class LabelStudioWriter(TaskRecordWriter):
     extension = "label_studio.json"
     content_type = "application/json"
 
@@ -146,6 +146,8 @@ class LabelStudioWriter(ExportWriter):
                 }
             )
         document = {
+            # Label Studio's own exports name each task; its converter needs the key, and its import ignores it.
+            "id": record.id,
             "data": _task_data(record.data, self.schemas),
             "annotations": annotations,
             "meta": {"id": record.id, "external_id": record.external_id},

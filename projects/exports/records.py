@@ -15,22 +15,29 @@ after the export started are left out (`upper_id`), so later submissions never h
 annotations are always read together, in one statement.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, When
 
 from annotation.models import Annotation, Review, ReviewState
 from projects.exports.filters import ExportFilters
 from projects.exports.pseudonyms import annotator_pseudonym
 from projects.models import Project, Task
 from tenancy.context import organization_context
+from tenancy.models import Membership
 
 CHUNK_TASKS = 2000
 ITERATOR_CHUNK = 2000
 CORRECTED = "corrected"
+
+T = TypeVar("T")
+
+# The order of a task's annotations in every format: by turn (assignments first, in the order they were made, then
+# the turns of authors whose assignment is gone), the latest version of a turn first.
+ANNOTATION_ORDER = ("task_id", "assignment_id", "turn", "-version", "-id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +67,10 @@ def export_upper_id() -> int:
     return Annotation.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-_TASK_COLUMNS = ("id", "uuid", "external_id", "data", "created_at")
-_ANNOTATION_COLUMNS = (
+TASK_COLUMNS = ("id", "uuid", "external_id", "data", "created_at")
+# What every reader takes of an annotation that counts; `turn` is selected because DISTINCT ON and ORDER BY name it.
+ANNOTATION_COLUMNS = (
     "task_id",
-    "assignment_id",
     "annotator_id",
     "uuid",
     "result",
@@ -74,8 +81,9 @@ _ANNOTATION_COLUMNS = (
     "version",
     "created_at",
     "is_correction",
-    "annotator__uuid",
+    "turn",
 )
+_RECORD_ANNOTATION_COLUMNS = (*ANNOTATION_COLUMNS, "annotator__uuid")
 
 
 class Pseudonyms:
@@ -92,19 +100,28 @@ class Pseudonyms:
             self._known[membership_id] = name
         return name
 
+    def of_every_member(self) -> dict[int, str]:
+        """Every member's pseudonym by membership id (of the organization in context), for statements that name
+        annotators themselves."""
+        for membership_id, membership_uuid in Membership.objects.values_list("id", "uuid"):
+            self.of(membership_id, membership_uuid)
+        return dict(self._known)
+
+
+def tasks_in_range(project: Project, filters: ExportFilters, after: int, last: int | None) -> QuerySet[Task]:
+    """The matching tasks with ids in (after, last] (to the end when `last` is None), by the project's id index."""
+    tasks = Task.objects.filter(filters.task_q(), project=project, id__gt=after)
+    return tasks if last is None else tasks.filter(id__lte=last)
+
 
 def _chunk_tasks(project: Project, filters: ExportFilters, after: int, size: int) -> list[Any]:
     """The next `size` matching tasks after id `after`, in id order (an index range scan of the project's tasks)."""
-    return list(
-        Task.objects.filter(filters.task_q(), project=project, id__gt=after)
-        .order_by("id")
-        .values_list(*_TASK_COLUMNS)[:size]
-    )
+    return list(tasks_in_range(project, filters, after, None).order_by("id").values_list(*TASK_COLUMNS)[:size])
 
 
-def _annotations(filters: ExportFilters, upper_id: int, first: int, last: int) -> Any:
-    """The candidate annotations of tasks with ids in [first, last], by task, turn and newest version first: an
-    index range scan of this chunk's tasks whatever the size of the project."""
+def counting_annotations(filters: ExportFilters, upper_id: int, first: int, last: int) -> QuerySet[Annotation]:
+    """The annotations that count of tasks with ids in [first, last], in ANNOTATION_ORDER, annotated with
+    `is_correction` and `turn`: an index range scan of this chunk's tasks whatever the size of the project."""
     # A version and the one superseding it belong to the same task: bounding both to the chunk's tasks keeps this
     # check an index lookup too (unbounded, the planner may hash every annotation of the organization).
     in_chunk = {"task_id__gte": first, "task_id__lte": last}
@@ -112,7 +129,8 @@ def _annotations(filters: ExportFilters, upper_id: int, first: int, last: int) -
     rows = (
         # No project condition: the task id range bounds the read, and a project index would tempt the planner
         # (before statistics exist, right after a large load) into scanning the whole project for every chunk.
-        # Annotations of another project's tasks in the range are skipped by the caller, like filtered-out tasks.
+        # Annotations of another project's tasks in the range are dropped by the readers' join with the chunk's
+        # tasks, like those of filtered-out tasks.
         Annotation.objects.filter(id__lte=upper_id, **in_chunk)
         .exclude(review_state__in=[ReviewState.REJECTED, ReviewState.CORRECTED])
         .annotate(
@@ -126,35 +144,34 @@ def _annotations(filters: ExportFilters, upper_id: int, first: int, last: int) -
     )
     if filters.reviewed_only:
         rows = rows.filter(Q(review_state=ReviewState.ACCEPTED) | Q(is_correction=True))
-    return rows.order_by("task_id", "assignment_id", "-version", "-id").values_list(*_ANNOTATION_COLUMNS)
+    # One annotation per turn: the assignment's latest version (whoever wrote it), or one author's latest when the
+    # assignment is gone. DISTINCT ON keeps the first row of each turn in this order; readers keep the order too.
+    return (
+        rows.annotate(turn=Case(When(assignment_id__isnull=True, then=F("annotator_id"))))
+        .order_by(*ANNOTATION_ORDER)
+        .distinct("task_id", "assignment_id", "turn")
+    )
 
 
 def _records(tasks: list[Any], rows: Any, pseudonyms: Pseudonyms) -> Iterator[TaskRecord]:
-    """Join the chunk's tasks (in id order) with their annotations (in task order), keeping those that count."""
+    """Join the chunk's tasks (in id order) with their annotations that count (in task order)."""
     by_id = {task[0]: task for task in tasks}
     current: int | None = None
     annotations: list[AnnotationRecord] = []
-    seen: set[tuple[int | None, int | None]] = set()
 
     def record(task_id: int) -> TaskRecord:
         _, task_uuid, external_id, data, created = by_id[task_id]
         return TaskRecord(str(task_uuid), external_id, data, created, tuple(annotations))
 
     for row in rows.iterator(chunk_size=ITERATOR_CHUNK):
-        task_id, assignment_id, annotator_id, ann_uuid, result, schema_v, guidelines_v, spent, review = row[:9]
-        version, created, is_correction, annotator_uuid = row[9:]
+        task_id, annotator_id, ann_uuid, result, schema_v, guidelines_v, spent, review = row[:8]
+        version, created, is_correction, _, annotator_uuid = row[8:]
         if task_id not in by_id:
             continue  # a task of the id range that is not the chunk's (filtered out, or another project's)
         if task_id != current:
             if current is not None:
                 yield record(current)
-            current, annotations, seen = task_id, [], set()
-        # One turn: the assignment's versions (whoever wrote them), or one author's when the assignment is gone.
-        # Rows come newest version first within a turn, so the first one seen is the one that counts.
-        turn = (assignment_id, annotator_id if assignment_id is None else None)
-        if turn in seen:
-            continue
-        seen.add(turn)
+            current, annotations = task_id, []
         annotations.append(
             AnnotationRecord(
                 id=str(ann_uuid),
@@ -172,28 +189,44 @@ def _records(tasks: list[Any], rows: Any, pseudonyms: Pseudonyms) -> Iterator[Ta
         yield record(current)
 
 
-def task_record_chunks(
-    *,
-    organization_id: int,
-    project: Project,
-    filters: ExportFilters,
-    upper_id: int,
-    pseudonyms: Pseudonyms,
-    chunk_tasks: int | None = None,
-) -> Iterator[list[TaskRecord]]:
-    """The export's tasks in id order, at most `chunk_tasks` (default CHUNK_TASKS) tasks per chunk, each chunk read
-    in its own transaction of the organization; memory holds one chunk, never the whole export."""
-    size = chunk_tasks or CHUNK_TASKS
+def task_chunks(*, organization_id: int, next_chunk: Callable[[int], tuple[int | None, T]]) -> Iterator[T]:
+    """Walk the export's tasks in id order, one chunk per short transaction of the organization: `next_chunk(after)`
+    reads the chunk after task id `after` and returns its last task id (None when it was the last chunk) and what it
+    read. Memory holds one chunk, never the whole export."""
     after = 0
     while True:
         with organization_context(organization_id):
-            tasks = _chunk_tasks(project, filters, after, size)
-            chunk = []
-            if tasks:
-                rows = _annotations(filters, upper_id, tasks[0][0], tasks[-1][0])
-                chunk = list(_records(tasks, rows, pseudonyms))
+            last, chunk = next_chunk(after)
         if chunk:
             yield chunk
-        if len(tasks) < size:
+        if last is None:
             return
-        after = tasks[-1][0]
+        after = last
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """What one export reads: the organization's project, its filters, and the newest annotation it may include."""
+
+    organization_id: int
+    project: Project
+    filters: ExportFilters
+    upper_id: int
+    pseudonyms: Pseudonyms
+
+
+def task_record_chunks(source: ExportSource, chunk_tasks: int | None = None) -> Iterator[list[TaskRecord]]:
+    """The export's tasks with their annotations that count, in id order, at most `chunk_tasks` (default
+    CHUNK_TASKS) tasks per chunk."""
+    size = chunk_tasks or CHUNK_TASKS
+
+    def next_chunk(after: int) -> tuple[int | None, list[TaskRecord]]:
+        tasks = _chunk_tasks(source.project, source.filters, after, size)
+        if not tasks:
+            return None, []
+        rows = counting_annotations(source.filters, source.upper_id, tasks[0][0], tasks[-1][0]).values_list(
+            *_RECORD_ANNOTATION_COLUMNS
+        )
+        return (tasks[-1][0] if len(tasks) == size else None), list(_records(tasks, rows, source.pseudonyms))
+
+    return task_chunks(organization_id=source.organization_id, next_chunk=next_chunk)

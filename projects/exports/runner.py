@@ -19,7 +19,7 @@ from audit.services import audit_record
 from projects.exports.context import ExportContext, export_context_build
 from projects.exports.filters import ExportFilters
 from projects.exports.formats import WRITERS, export_filename
-from projects.exports.records import Pseudonyms, export_upper_id, task_record_chunks
+from projects.exports.records import ExportSource, Pseudonyms, export_upper_id
 from projects.exports.target import ExportTargetError, export_target_put
 from projects.models import ExportJob, JobState
 from projects.object_store import Stored, object_store, organization_key
@@ -69,16 +69,15 @@ def _write(started: _Started, spool: IO[bytes]) -> int:
     writer = WRITERS[job.format](started.context, text)
     writer.begin()
     rows = 0
-    chunks = task_record_chunks(
+    source = ExportSource(
         organization_id=job.organization_id,
         project=job.project,
         filters=started.context.filters,
         upper_id=started.upper_id,
         pseudonyms=Pseudonyms(job.organization.uuid),
     )
-    for chunk in chunks:
-        for record in chunk:
-            rows += writer.write_task(record)
+    for written in writer.write_chunks(source):
+        rows += written
         _progress(job, rows)
     writer.end()
     text.flush()

@@ -8,7 +8,7 @@ answer. Each line also names the task, the field, the annotation and its pseudon
 
 from typing import Any
 
-from projects.exports.base import ExportWriter, json_line
+from projects.exports.base import TaskRecordWriter, json_line
 from projects.exports.chat import chat_messages
 from projects.exports.records import TaskRecord
 from projects.label_schema.fields import TextField
@@ -21,7 +21,7 @@ def conversation(source_value: Any) -> list[dict[str, str]] | None:
     return chat_messages(source_value)
 
 
-class SftWriter(ExportWriter):
+class SftWriter(TaskRecordWriter):
     extension = "sft.jsonl"
     content_type = "application/x-ndjson"
 

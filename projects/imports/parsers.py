@@ -17,7 +17,9 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from projects.imports.errors import FileError, RowProblem
 from projects.imports.source import SourceReader
@@ -41,8 +43,7 @@ class Limits:
     max_depth: int
 
 
-@dataclass(frozen=True)
-class ParsedRow:
+class ParsedRow(NamedTuple):  # a tuple: a large import makes millions
     line: int
     item: dict[str, Any] | None
     problem: RowProblem | None
@@ -85,6 +86,11 @@ def _max_depth(text: str) -> int:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+# orjson reads an integer beyond 64 bits as a float (losing digits); a text with a run of digits that long (a
+# number, or digits inside a string) is read by the standard decoder instead, which keeps it exact. Every digit
+# maps to "0" here, so a run of zeros is a run of digits (a translation is far cheaper than a regex for this).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
 # The only way unstorable text (NUL, a lone surrogate) gets into a parsed string: a \u escape (raw control
 # characters are invalid JSON already).
 _RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
@@ -114,6 +120,16 @@ def decode_json(text: str, *, line: int, field: str, limits: Limits, column: int
     problem = _too_deep(text, line=line, field=field, limits=limits)
     if problem is not None:
         return None, problem
+    if _LONG_DIGITS not in text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO):
+        # orjson reads a row several times faster and agrees with the standard decoder on every text it accepts
+        # (it refuses NaN, infinities and lone surrogates too); what it refuses goes on below, so that the
+        # standard decoder, which the messages are worded after, says what is wrong.
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return value, _parsed_problem(value, text, line=line, field=field, limits=limits)
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:

@@ -14,8 +14,9 @@ worker killed at any moment without losing or doubling a row. Staging gives all 
   nothing is kept. Otherwise duplicate external_ids within the import are found in SQL (the first occurrence is
   kept, the others are errors), and one INSERT ... SELECT ... ON CONFLICT statement creates the new tasks and
   leaves alone (or, with update_existing, updates when changed) those whose external_id the project has already,
-  so running an import again adds nothing twice; the staging rows are deleted and the job marked succeeded.
-  Killed during this transaction, everything of it rolls back and the rerun merges again.
+  so running an import again adds nothing twice; the job is marked succeeded. Killed during this transaction,
+  everything of it rolls back and the rerun merges again. The staging rows are deleted in the next transaction
+  (or, if the worker dies first, by the job's next delivery, which finds it ended).
 
 Validating in a first pass and inserting in a second would read the source twice and, to stay all or nothing,
 insert inside one long transaction that no checkpoint can resume; inserting each batch into the task table as it
@@ -37,13 +38,12 @@ from projects import config
 from projects.imports import staging
 from projects.imports.errors import FileError, RowProblem, SourceUnavailable
 from projects.imports.parsers import Limits, reader_for
-from projects.imports.rows import row_task
+from projects.imports.rows import CheckedRow, row_task
 from projects.imports.source import SourceReader
 from projects.label_schema.fields import LabelSchema
 from projects.models import ImportJob, JobState, Project
 from projects.object_store import S3ObjectStore, object_store
 from projects.schema_versions import project_schema
-from projects.services import TaskInput
 from projects.storage_connections import (
     S3Client,
     StorageError,
@@ -111,7 +111,7 @@ class _Batch:
     start_offset: int
     rows: int = 0
     bad_rows: int = 0
-    tasks: list[tuple[int, TaskInput]] = field(default_factory=list)
+    tasks: list[CheckedRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
 
 
@@ -167,8 +167,12 @@ def _begin(job: ImportJob, *, deadline: float) -> _Run | None:
         if locked.state == JobState.PENDING:
             locked.state = JobState.RUNNING
             locked.started_at = timezone.now()
+        if "staged" in checkpoint and staging.staged_count(locked) != checkpoint["staged"]:
+            checkpoint = _restart(locked, checkpoint)
         locked.checkpoint = checkpoint
-        locked.save(update_fields=["state", "started_at", "checkpoint", "updated_at"])
+        locked.save(
+            update_fields=["state", "started_at", "checkpoint", "rows_read", "error_count", "errors", "updated_at"]
+        )
         schema = project_schema(locked.project)
     limits = Limits(
         row_bytes=config.import_row_max_bytes(),
@@ -185,6 +189,17 @@ def _begin(job: ImportJob, *, deadline: float) -> _Run | None:
         error_count=locked.error_count,
         deadline=deadline,
     )
+
+
+def _restart(locked: ImportJob, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """Start the job over: its staging rows are not all there (the staging table is unlogged, and a database
+    crash, or a standby taking over, empties it), so the checkpoint can no longer be trusted."""
+    logger.warning("import.restarted", extra={"import": str(locked.uuid), "staged": checkpoint.get("staged")})
+    staging.clear_staged(locked)
+    locked.rows_read = 0
+    locked.error_count = 0
+    locked.errors = []
+    return {"phase": PHASE_STAGE, "runs": checkpoint["runs"], "seq": checkpoint["seq"], "staged": 0}
 
 
 def _lock(run: _Run) -> ImportJob:
@@ -216,6 +231,7 @@ def _read(run: _Run, source: _Source) -> bool:
     max_rows = config.import_max_rows()
     limit = config.IMPORT_BATCH_BYTES
     batch_rows = config.import_batch_rows()
+    data_max_bytes = config.task_data_max_bytes()
     label = f"Object {source.key!r}" if source.label else "The file"
     try:
         with SourceReader(
@@ -238,12 +254,12 @@ def _read(run: _Run, source: _Source) -> bool:
                     batch.bad_rows += 1
                     batch.problems.append(row.problem)
                 elif row.item is not None:
-                    result = row_task(row.item, line=row.line, schema=run.schema)
+                    result = row_task(row.item, line=row.line, schema=run.schema, data_max_bytes=data_max_bytes)
                     if isinstance(result, list):
                         batch.bad_rows += 1
                         batch.problems.extend(result)
                     else:
-                        batch.tasks.append((row.line, result))
+                        batch.tasks.append(result)
                 if batch.rows >= batch_rows or stream.offset - batch.start_offset >= limit:
                     _flush(run, source, batch, reader.position(), raw=_raw_position(stream), done=False)
                     batch = _Batch(start_offset=stream.offset)
@@ -277,6 +293,8 @@ def _flush(run: _Run, source: _Source, batch: _Batch, position: dict[str, Any], 
         checkpoint["raw_bytes"] = int(checkpoint.get("raw_done", 0)) + raw
     # All or nothing: once one row is bad nothing will be kept, so the rest is only checked, not staged.
     stage = run.skip_bad_rows or (run.error_count + batch.bad_rows == 0)
+    # How many rows the staging table holds for the job once this batch is in: each run checks it first.
+    checkpoint["staged"] = int(checkpoint.get("staged", 0)) + (len(batch.tasks) if stage else 0)
     with organization_context(run.job.organization_id):
         locked = _lock(run)
         if stage:
@@ -444,7 +462,6 @@ def _merge(run: _Run) -> None:
         Project.objects.select_for_update().filter(pk=run.project.pk).first()
         staged = staging.staged_count(locked)
         merged = staging.merge_staged(locked, run.project, update_existing=run.update_existing)
-        staging.clear_staged(locked)
         locked.created_count = merged.created
         locked.updated_count = merged.updated
         locked.unchanged_count = staged - merged.created - merged.updated
@@ -457,6 +474,11 @@ def _merge(run: _Run) -> None:
         if merged.created or merged.updated:
             dispatch_soon(organization_id=locked.organization_id, project_id=run.project.pk)
         _delete_upload_on_commit(locked)
+    # The staging rows go in a transaction of their own, once the tasks are there for everyone to see: deleting
+    # a large import's rows takes seconds. A worker killed in between leaves them to the job's next delivery,
+    # which finds the job ended and removes them (_cleanup).
+    with organization_context(job.organization_id):
+        staging.clear_staged(job)
     logger.info(
         "import.succeeded",
         extra={"import": str(job.uuid), "created": merged.created, "updated": merged.updated, "rows": staged},

@@ -1,5 +1,5 @@
-"""The client's pieces: API root, progress bar, state file, and that it runs as a module and from bin/annotate
-with nothing but the standard library."""
+"""The client's pieces: API root, progress bar, state file, and that it runs as an installed command and as a
+module with nothing but the standard library."""
 
 import io
 import subprocess
@@ -73,18 +73,29 @@ def test_the_state_file_keeps_entries_and_survives_a_corrupt_file(tmp_path):
     assert entry_key("a", "b") != entry_key("a\x1fb")
 
 
-@pytest.mark.parametrize(
-    "command", [[sys.executable, "-m", "annotate_cli", "--version"], [str(ROOT / "bin" / "annotate"), "--version"]]
-)
-def test_it_runs_as_a_module_and_from_the_launcher(command):
-    # A bare interpreter: no Django, no settings; the client needs only the standard library.
+def test_the_install_puts_an_annotate_command_next_to_the_interpreter():
+    # `make install` installs the project, so its console script sits beside the environment's python.
+    command = Path(sys.executable).parent / "annotate"
+    assert command.is_file()
     result = subprocess.run(
-        command,
+        [str(command), "--help"], cwd="/", capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: annotate ")
+    assert "{push,pull}" in result.stdout
+    assert "import a file or an S3 prefix into a project" in result.stdout
+    assert "export a project's results and download the file" in result.stdout
+
+
+def test_it_runs_as_a_module_with_a_bare_environment():
+    # No Django, no settings: the client needs only the standard library.
+    result = subprocess.run(
+        [sys.executable, "-m", "annotate_cli", "--version"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
-        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert result.stdout.strip() == f"annotate {__version__}"
 

@@ -163,10 +163,10 @@ def test_resume_reattaches_to_the_export_and_keeps_the_bytes_already_there(live_
 
 
 def test_a_failed_export_exits_1_with_its_message(live_server, lab, tmp_path, monkeypatch, capsys):
-    def broken(self: Any, record: Any) -> int:
+    def broken(self: Any, source: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(JsonlWriter, "write_task", broken)
+    monkeypatch.setattr(JsonlWriter, "write_chunks", broken)
 
     code = run(live_server, lab, tmp_path, "-o", str(tmp_path / "out.jsonl"), "--quiet")
 

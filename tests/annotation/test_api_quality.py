@@ -14,42 +14,7 @@ from tests.annotation.conftest import CHOICE_SCHEMA
 from tests.annotation.flows import annotation_of, label, review
 from tests.annotation.flows import reviewer as reviewer  # a fixture: pytest finds it by this name
 from tests.factories import AnnotationFactory, MembershipFactory, ProjectFactory, TaskFactory
-
-TEXT = "Alice met Bob at Acme Corp in Paris."
-ALL_TYPES_SCHEMA = {
-    "fields": [
-        {"name": "sentiment", "type": "choices", "options": ["pos", "neg", "mixed"]},
-        {"name": "topics", "type": "choices", "options": ["a", "b", "c"], "multiple": True, "required": False},
-        {"name": "score", "type": "rating", "min": 1, "max": 5},
-        {"name": "answer", "type": "text", "max_length": 200},
-        {"name": "entities", "type": "spans", "source": "text", "labels": ["PER", "ORG", "LOC"]},
-        {"name": "objects", "type": "boxes", "source": "image", "labels": ["car", "person"]},
-        {"name": "preference", "type": "pairwise", "source": "pair", "strength": True},
-        {"name": "order", "type": "ranking", "source": "responses"},
-        {
-            "name": "quality",
-            "type": "rubric",
-            "criteria": [{"name": "accuracy", "min": 1, "max": 5}, {"name": "tone", "min": 0, "max": 3}],
-        },
-    ]
-}
-ALL_TYPES_DATA = {
-    "text": TEXT,
-    "image": {"url": "https://media.example.org/1.png", "width": 640, "height": 480},
-    "pair": [{"id": "a", "content": "first"}, {"id": "b", "content": "second"}],
-    "responses": [{"id": "r1", "content": "x"}, {"id": "r2", "content": "y"}, {"id": "r3", "content": "z"}],
-}
-ALL_TYPES_RESULT = {
-    "sentiment": "pos",
-    "topics": ["a", "c"],
-    "score": 4,
-    "answer": "Looks right",
-    "entities": [{"start": 0, "end": 5, "label": "PER"}, {"start": 17, "end": 26, "label": "ORG"}],
-    "objects": [{"x": 10, "y": 20.5, "width": 100, "height": 50.25, "label": "car"}],
-    "preference": {"preferred": "a", "strength": 2, "rationale": "More precise."},
-    "order": {"r1": 2, "r2": 1, "r3": 3},
-    "quality": {"accuracy": 5, "tone": 0},
-}
+from tests.schemas import ALL_TYPES_DATA, ALL_TYPES_RESULT, ALL_TYPES_SCHEMA
 
 
 def history(client, task):
@@ -80,7 +45,7 @@ def test_every_annotation_type_round_trips_through_submit_review_and_history(ten
         "objects": [],
         "preference": {"preferred": "tie", "rationale": ""},
         "order": {"r3": 1, "r1": 2, "r2": 3},
-        "quality": {"accuracy": 1, "tone": 3},
+        "quality": {"accuracy": 1, "Tone & style": 3},
     }
     assert (
         review(rita, submitted["id"], "correct", comment="Paris is a place.", result=corrected_result).status_code
@@ -353,9 +318,9 @@ def test_a_bad_gold_window_is_400_naming_days(tenant, reviewer, days):
 # The fixed cost of a request (see tests/test_query_counts.py), then: the project (the task, with its project, for
 # the history), the conflict-of-interest check, the page, one query per prefetch (reviews; the tasks' annotations)
 # and the data_access event. None depends on the number of rows.
-REVIEW_QUEUE = 19
-TASK_ANNOTATIONS = 20
-ADJUDICATION_LIST = 20
+REVIEW_QUEUE = 10
+TASK_ANNOTATIONS = 11
+ADJUDICATION_LIST = 11
 
 
 @pytest.mark.parametrize("rows", [1, 6])

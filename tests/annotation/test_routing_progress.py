@@ -14,7 +14,7 @@ from tests.factories import MembershipFactory, ProjectFactory, TaskFactory
 
 GOLD = {"sentiment": "positive"}
 # The request's fixed cost (see tests/test_query_counts.py), the project named in the URL, and the page.
-PROGRESS_LIST = 17
+PROGRESS_LIST = 8
 
 
 def progress_url(project, member=None, action: str = "") -> str:

@@ -1,6 +1,7 @@
 """Headless Chromium (the system's package) driven by Playwright, with a screenshot helper."""
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,19 @@ def page(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     page.console_errors = []
     page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
+    # Requests still running when a test ends (a background claim, a heartbeat) would reach the database while
+    # the test's data is being flushed: let them finish first.
+    in_flight: set[Any] = set()
+    page.on("request", lambda request: in_flight.add(request))
+    page.on("requestfinished", lambda request: in_flight.discard(request))
+    page.on("requestfailed", lambda request: in_flight.discard(request))
     yield page
+    # Leaving the page first fires its unload work (the workspace releases a prefetched lease with a keepalive
+    # request) while the requests can still be waited for.
+    page.goto("about:blank")
+    deadline = time.monotonic() + 10
+    while in_flight and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     context.close()
 
 
@@ -58,3 +71,52 @@ def screenshot() -> Any:
         return path
 
     return take
+
+
+AXE_SOURCE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
+# WCAG 2.x A and AA rules plus axe's best practices; a violation of "serious" or "critical" impact fails the test.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+@pytest.fixture
+def axe() -> Any:
+    """Run axe-core on the page as it is now; fail naming each serious or critical violation and its elements.
+
+    The script is evaluated through the browser's debugging protocol, which the page's Content-Security-Policy
+    does not govern, so the pages keep their strict policy while they are checked."""
+    source = AXE_SOURCE.read_text(encoding="utf-8")
+
+    def check(page: Any, *, context: str = "document") -> list[dict[str, Any]]:
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(source + "\n;undefined")
+        results = page.evaluate(
+            "async ([tags, context]) => {"
+            "  const target = context === 'document' ? document : document.querySelector(context);"
+            "  const r = await window.axe.run(target, {runOnly: {type: 'tag', values: tags}});"
+            "  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+            "    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));"
+            "}",
+            [AXE_TAGS, context],
+        )
+        blocking = [v for v in results if v["impact"] in BLOCKING_IMPACTS]
+        assert not blocking, "accessibility violations:\n" + "\n".join(
+            f"  {v['impact']} {v['id']}: {v['help']} at {', '.join(v['nodes'])}" for v in blocking
+        )
+        return results
+
+    return check
+
+
+@pytest.fixture
+def sign_in() -> Any:
+    """Sign in through the login form as a user whose password is `password` (the factories' default differs)."""
+
+    def go(page: Any, base_url: str, email: str, password: str) -> None:
+        page.goto(f"{base_url}/login/")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password", exact=True).fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/login/" not in url)
+
+    return go

@@ -72,7 +72,12 @@ def test_invited_annotator_joins_and_sees_codenames_only(live_server, page, scre
     settings.PUBLIC_URL = live_server.url
     organization, owner = _owner()
     with organization_context(organization.pk):
-        ProjectFactory(organization=organization, name="Secret oncology model", codename="Heron")
+        ProjectFactory(
+            organization=organization,
+            name="Secret oncology model",
+            codename="Heron",
+            label_schema={"fields": [{"name": "finding", "type": "choices", "options": ["yes", "no"]}]},
+        )
         issued = services.invitation_create(
             actor=owner, organization=organization, email="new@example.org", role=Role.ANNOTATOR
         )
@@ -93,7 +98,7 @@ def test_invited_annotator_joins_and_sees_codenames_only(live_server, page, scre
     assert "Heron" in table
     assert "Secret oncology model" not in page.content()
     assert page.get_by_role("button", name="Create project").count() == 0
-    screenshot(page, "home-annotator")
+    screenshot(page, "home-invited-annotator")
     with organization_context(organization.pk):
         assert Membership.objects.get(user__email="new@example.org").role == Role.ANNOTATOR
     # The invitation mail went out once, after the invitation's transaction committed, with the same link.

@@ -97,22 +97,24 @@ class Route:
         return self.template.format(**{name: str(value) for name, value in values.items()})
 
 
-def _walk(patterns: list[Any], prefix: str) -> list[tuple[str, Any]]:
-    found: list[tuple[str, Any]] = []
-    for pattern in patterns:
+def url_patterns(patterns: list[Any] | None = None, prefix: str = "") -> list[tuple[str, URLPattern]]:
+    """Every (full path pattern, URLPattern) of the live URLconf, includes flattened."""
+    found: list[tuple[str, URLPattern]] = []
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
         if isinstance(pattern, URLResolver):
-            found.extend(_walk(pattern.url_patterns, prefix + str(pattern.pattern)))
+            found.extend(url_patterns(pattern.url_patterns, prefix + str(pattern.pattern)))
         elif isinstance(pattern, URLPattern):
-            found.append((prefix + str(pattern.pattern), pattern.callback))
+            found.append((prefix + str(pattern.pattern), pattern))
     return found
 
 
 def api_routes() -> list[Route]:
     """Every route and implemented method under /api/v1/, from the live URLconf."""
     routes: list[Route] = []
-    for raw, callback in _walk(get_resolver().url_patterns, ""):
+    for raw, pattern in url_patterns():
         if not raw.startswith(API_PREFIX) or raw.startswith(EXCLUDED_PREFIXES):
             continue
+        callback = pattern.callback
         view = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
         if view is None:
             raise AssertionError(f"/{raw} is served by a function view; the matrices cannot tell its methods")

@@ -37,6 +37,7 @@ TABLE = AuditEvent._meta.db_table
 # What a successful call records, in order, in the organization it acts for. Reads of these routes record
 # nothing (yet); a read that starts recording (task data served, exports) changes its entry here.
 AUDIT_ACTIONS: dict[str, list[str]] = {
+    "GET /api/v1/annotations/{annotation_id}/media": ["data_access.media_url"],
     "POST /api/v1/annotations/{annotation_id}/review": ["review.accept"],
     # A heartbeat only pushes a deadline back and changes no outcome; one every few seconds per annotator would
     # bury the trail. What a lease came to (submit, skip, release, expiry, revoke) is recorded.

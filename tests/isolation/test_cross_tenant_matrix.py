@@ -58,6 +58,7 @@ def _lease(a: SimpleNamespace, b: SimpleNamespace) -> dict[str, str]:
 
 CROSS_TENANT: dict[str, Expect] = {
     "POST /api/v1/annotations/{annotation_id}/review": Expect(OBJECT, body={"decision": "reject", "comment": "forged"}),
+    "GET /api/v1/annotations/{annotation_id}/media": Expect(OBJECT, body={"field": MEDIA_FIELD}),
     "POST /api/v1/assignments/{assignment_id}/heartbeat": Expect(OBJECT, body=_lease),
     "GET /api/v1/assignments/{assignment_id}/media": Expect(OBJECT, body={"field": MEDIA_FIELD}),
     "POST /api/v1/assignments/{assignment_id}/release": Expect(OBJECT, body=_lease),

@@ -61,6 +61,7 @@ def _lease(world: SimpleNamespace) -> dict[str, str]:
 
 ROLE_MATRIX: dict[str, Rule] = {
     # Review and adjudication: reviewers and up; the annotation under review is the target annotator's.
+    "GET /api/v1/annotations/{annotation_id}/media": Rule(Role.REVIEWER, 200, {"field": MEDIA_FIELD}),
     "POST /api/v1/annotations/{annotation_id}/review": Rule(Role.REVIEWER, 201, {"decision": "accept"}),
     "POST /api/v1/assignments/{assignment_id}/heartbeat": Rule(Role.ANNOTATOR, 200, _lease, own=True),
     # A signed URL of the file the held task names: the lease holder's alone, whatever their role.

@@ -112,7 +112,7 @@ def test_bad_requests_name_each_problem_and_create_nothing(world, manager, paylo
 
 # The fixed cost of a request in the test's transaction (as tests/test_query_counts.py counts it), the project
 # named in the URL and the page itself: the same for one job or many.
-EXPORT_LIST_QUERIES = 17
+EXPORT_LIST_QUERIES = 8
 
 
 @pytest.mark.parametrize("count", [1, 12])

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.factories import AnnotationFactory, ProjectFactory, TaskFactory
 from tests.projects import exports_support
 from tests.projects.exports_support import (
@@ -93,3 +95,35 @@ def test_a_project_without_boxes_gives_an_empty_but_valid_document(tenant, objec
 
     document = json.loads(body)
     assert (document["categories"], document["images"], document["annotations"], job.rows) == ([], [], [], 0)
+
+
+def test_pycocotools_loads_the_file_and_scores_its_own_boxes_perfectly(tenant, object_root, tmp_path):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    w = build_world()
+    _, body = run_export(w, "coco")
+    path = tmp_path / "export.coco.json"
+    path.write_bytes(body)
+
+    coco = COCO(str(path))
+
+    assert [(c["id"], c["name"]) for c in coco.loadCats(coco.getCatIds())] == [(1, "car"), (2, "bus")]
+    assert [(i["file_name"], i["width"], i["height"]) for i in coco.loadImgs(coco.getImgIds())] == [
+        ("https://media.example.org/1.jpg", 200, 100)
+    ]
+    assert [(a["category_id"], a["bbox"], a["area"]) for a in coco.loadAnns(coco.getAnnIds(imgIds=[1]))] == [
+        (1, [20, 10, 50, 40], 2000),
+        (2, [100, 50, 100, 50], 5000),
+    ]
+    assert coco.getAnnIds(catIds=[2]) == [2]
+    # The file is usable as ground truth: detections equal to its boxes score an average precision of 1.
+    detections = coco.loadRes(
+        [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0}
+         for a in coco.loadAnns(coco.getAnnIds())]
+    )  # fmt: skip
+    evaluation = COCOeval(coco, detections, "bbox")
+    evaluation.evaluate()
+    evaluation.accumulate()
+    evaluation.summarize()
+    assert evaluation.stats[0] == pytest.approx(1.0)

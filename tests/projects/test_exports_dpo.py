@@ -102,3 +102,54 @@ def test_a_chat_prompt_gives_the_conversational_form(tenant, object_root):
         (chat, [{"role": "assistant", "content": "Hello."}], [{"role": "assistant", "content": "Go away."}]),
         ("", "Go away.", "Hello."),
     ]
+
+
+def _load_with_datasets(body, tmp_path, monkeypatch):
+    """The file read by Hugging Face `datasets` as JSON lines, offline, with its cache under the test's folder."""
+    for name in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    from datasets import load_dataset
+
+    path = tmp_path / "pairs.jsonl"
+    path.write_bytes(body)
+    return load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "hf" / "datasets"))
+
+
+def test_the_datasets_library_loads_the_pairs(tenant, object_root, tmp_path, monkeypatch):
+    w = build_world()
+    _, body = run_export(w, "dpo")
+
+    pairs = _load_with_datasets(body, tmp_path, monkeypatch)
+
+    assert pairs.num_rows == 4
+    assert {"prompt", "chosen", "rejected", "strength"} <= set(pairs.column_names)
+    assert pairs["prompt"] == ["Explain DNS.", "Explain DNS.", "Explain DNS.", "Say hi."]
+    assert pairs["chosen"] == ["A phone book.", "second", "first", "Names to addresses."]
+    assert pairs["rejected"] == ["Names to addresses.", "third", "third", "A phone book."]
+    assert pairs["strength"] == [2, None, None, None]
+    assert pairs["annotator"] == [w.pa, w.pa, w.pb, w.pa]
+
+
+def test_the_datasets_library_loads_the_conversational_form(tenant, object_root, tmp_path, monkeypatch):
+    schema = {"fields": [{"name": "better", "type": "pairwise", "source": "responses"}]}
+    project = ProjectFactory(label_schema=schema)
+    responses = [{"id": "m1", "content": "Hello."}, {"id": "m2", "content": "Go away."}]
+    for question, preferred in (("Hi?", "m1"), ("Leave?", "m2")):
+        task = TaskFactory(
+            project=project, data={"prompt": [{"role": "user", "content": question}], "responses": responses}
+        )
+        AnnotationFactory(project=project, task=task, result={"better": {"preferred": preferred}})
+    _, body = run_export(bare_world(project), "dpo")
+
+    pairs = _load_with_datasets(body, tmp_path, monkeypatch)
+
+    assert pairs["prompt"] == [[{"role": "user", "content": "Hi?"}], [{"role": "user", "content": "Leave?"}]]
+    assert pairs["chosen"] == [
+        [{"role": "assistant", "content": "Hello."}],
+        [{"role": "assistant", "content": "Go away."}],
+    ]
+    assert pairs["rejected"] == [
+        [{"role": "assistant", "content": "Go away."}],
+        [{"role": "assistant", "content": "Hello."}],
+    ]

@@ -1,12 +1,18 @@
 """The native JSONL export: one line per task holding the annotations that count, each with its provenance."""
 
+import io
 import json
+from datetime import UTC, datetime
 
-from projects.exports.base import json_line
+import pytest
+
+from annotation.models import Annotation
 from projects.exports.filters import ExportFilters
-from projects.exports.records import Pseudonyms, export_upper_id, task_record_chunks
+from projects.exports.jsonl import task_line_chunks
+from projects.exports.records import ExportSource, Pseudonyms, export_upper_id, task_record_chunks
+from projects.models import Task
 from tenancy.context import current_organization_id
-from tests.factories import AnnotationFactory
+from tests.factories import AnnotationFactory, TaskFactory
 from tests.projects import exports_support
 from tests.projects.exports_support import (
     RESULT_A1,
@@ -62,8 +68,10 @@ def test_each_line_is_a_task_with_the_annotations_that_count_and_their_provenanc
     ]
     assert [json.loads(line)["annotations"][0]["result"] for line in lines] == [RESULT_A1, RESULT_A2, RESULT_R3]
     assert json.loads(lines[0])["annotations"][1]["result"] == RESULT_B1
-    # Compact lines, newline-terminated, exactly as the writer renders each document.
-    assert lines == [json_line(json.loads(line)) for line in lines]
+    # One line per task, newline-terminated; the structure compact, the stored JSON as PostgreSQL renders it.
+    assert all(line.endswith("}\n") and "\n" not in line[:-1] for line in lines)
+    assert lines[0].startswith(f'{{"id":"{w.t1.uuid}","external_id":"t1","data":{{"chat": {{"messages": [')
+    assert f'"annotations":[{{"id":"{w.a1.uuid}","result":{{' in lines[0]
     assert job.rows == 3
 
 
@@ -97,15 +105,18 @@ def test_gold_tasks_unanswered_tasks_and_other_projects_are_left_out(tenant, obj
     assert str(w.gold.uuid).encode() not in body
 
 
-def _read(w, *, chunk_tasks, upper_id):
-    chunks = task_record_chunks(
+def _source(w, upper_id=None, **filters):
+    return ExportSource(
         organization_id=current_organization_id(),
         project=w.project,
-        filters=ExportFilters(),
-        upper_id=upper_id,
+        filters=ExportFilters(**filters),
+        upper_id=export_upper_id() if upper_id is None else upper_id,
         pseudonyms=Pseudonyms(w.project.organization.uuid),
-        chunk_tasks=chunk_tasks,
     )
+
+
+def _read(w, *, chunk_tasks, upper_id):
+    chunks = task_record_chunks(_source(w, upper_id), chunk_tasks=chunk_tasks)
     return [[(r.external_id, [a.id for a in r.annotations]) for r in chunk] for chunk in chunks]
 
 
@@ -130,3 +141,88 @@ def test_annotations_recorded_after_the_export_started_are_left_out(tenant):
 
     assert str(late.uuid) not in ids
     assert str(late.uuid) in [a for c in _read(w, chunk_tasks=10, upper_id=export_upper_id()) for _, x in c for a in x]
+
+
+def _document(record):
+    """A TaskRecord as the JSONL document it must export as."""
+    return {
+        "id": record.id,
+        "external_id": record.external_id,
+        "data": record.data,
+        "created_at": iso(record.created_at),
+        "annotations": [
+            {
+                "id": a.id,
+                "result": a.result,
+                "provenance": {
+                    "schema_version": a.schema_version,
+                    "guidelines_version": a.guidelines_version,
+                    "annotator": a.annotator,
+                    "time_spent_ms": a.time_spent_ms,
+                    "review_outcome": a.review_outcome,
+                    "version": a.version,
+                    "created_at": iso(a.created_at),
+                },
+            }
+            for a in record.annotations
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("filters", "tasks"), [({}, 3), ({"reviewed_only": True}, 2), ({"status": "done"}, 2), ({"status": "open"}, 1)]
+)
+@pytest.mark.parametrize("chunk_tasks", [1, 2, 10_000])
+def test_lines_hold_the_same_tasks_and_annotations_as_the_records_the_other_formats_read(
+    tenant, filters, tasks, chunk_tasks
+):
+    w = build_world()
+    source = _source(w, **filters)
+
+    out = io.BytesIO()
+    counts = list(task_line_chunks(source, out, chunk_tasks=chunk_tasks))
+    lines = [json.loads(line) for line in out.getvalue().decode().split("\n")[:-1]]
+
+    records = [_document(r) for chunk in task_record_chunks(source, chunk_tasks=chunk_tasks) for r in chunk]
+    assert lines == records
+    assert len(lines) == tasks
+    assert sum(counts) == tasks
+    assert max(counts) <= chunk_tasks
+
+
+def test_lines_escape_text_and_write_whole_second_times_as_the_api_does(tenant):
+    w = build_world()
+    awkward = 'quote " back \\ tab \t newline \n bell \x07 é 漢字 😀 \u2028'
+    task = TaskFactory(project=w.project, external_id=awkward, data={"text": awkward, "n": [1, 2.5, None, True]})
+    annotation = AnnotationFactory(project=w.project, task=task, annotator=w.a, result={"note": awkward})
+    whole_second = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
+    Task.objects.filter(pk=task.pk).update(created_at=whole_second)
+    Annotation.objects.filter(pk=annotation.pk).update(created_at=whole_second.replace(microsecond=7))
+
+    out = io.BytesIO()
+    assert sum(task_line_chunks(_source(w), out)) == 4
+    # Lines end at "\n" only: str.splitlines() would also split at the U+2028 inside the text.
+    lines = out.getvalue().decode().split("\n")[:-1]
+
+    assert len(lines) == 4
+    assert json.loads(lines[-1]) == {
+        "id": str(task.uuid),
+        "external_id": awkward,
+        "data": {"n": [1, 2.5, None, True], "text": awkward},
+        "created_at": "2026-02-03T04:05:06Z",
+        "annotations": [
+            {
+                "id": str(annotation.uuid),
+                "result": {"note": awkward},
+                "provenance": {
+                    "schema_version": 1,
+                    "guidelines_version": 1,
+                    "annotator": w.pa,
+                    "time_spent_ms": annotation.time_spent_ms,
+                    "review_outcome": "none",
+                    "version": 1,
+                    "created_at": "2026-02-03T04:05:06.000007Z",
+                },
+            }
+        ],
+    }

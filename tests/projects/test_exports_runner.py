@@ -11,7 +11,7 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from config.celery import app
-from projects.exports import records, runner
+from projects.exports import jsonl, runner
 from projects.exports.filters import ExportFilters
 from projects.exports.jsonl import JsonlWriter
 from projects.exports.services import export_create, export_download
@@ -77,10 +77,10 @@ def test_a_failure_fails_the_job_with_a_message_and_no_file(tenant, object_root,
     w = build_world()
     job = export_create(actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters())
 
-    def broken(self: Any, record: Any) -> int:
+    def broken(self: Any, source: Any) -> Any:
         raise RuntimeError("disk on fire: secret internals")
 
-    monkeypatch.setattr(JsonlWriter, "write_task", broken)
+    monkeypatch.setattr(JsonlWriter, "write_chunks", broken)
     job = runner.export_run(job)
 
     job.refresh_from_db()
@@ -98,10 +98,10 @@ def test_the_worker_time_limit_fails_the_job_with_its_own_message(tenant, object
     w = build_world()
     job = export_create(actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters())
 
-    def slow(self: Any, record: Any) -> int:
+    def slow(self: Any, source: Any) -> Any:
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(JsonlWriter, "write_task", slow)
+    monkeypatch.setattr(JsonlWriter, "write_chunks", slow)
     job = runner.export_run(job)
 
     assert (job.state, job.message) == (
@@ -154,7 +154,7 @@ def test_progress_is_committed_after_every_chunk(object_root, monkeypatch):
     with organization_context(organization.pk):
         w = build_world()
         job = export_create(actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters())
-    monkeypatch.setattr(records, "CHUNK_TASKS", 1)
+    monkeypatch.setattr(jsonl, "CHUNK_TASKS", 1)
     seen_elsewhere: list[int] = []
     original = runner._progress
 

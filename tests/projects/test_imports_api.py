@@ -253,7 +253,7 @@ def test_the_list_shows_a_projects_imports_oldest_first_in_constant_queries(
     manager.post(imports_url(other), {"file": upload("x.jsonl", b"")})
 
     # Authentication and tenant entry, the project, one page of jobs with their project and storage joined.
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(8):
         listed = manager.get(imports_url(project)).json()
 
     assert [job["id"] for job in listed["results"]] == ids

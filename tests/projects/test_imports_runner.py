@@ -353,6 +353,47 @@ def test_the_orm_merge_used_off_postgresql_gives_the_same_results(store, manager
     ]
 
 
+def test_every_value_reaches_the_task_exactly_as_written(store, manager, project):
+    awkward = 'tab\there, newline\nthere, back\\slash \\N, quote " and \u00e9\u4e2d\U0001f600 \\u0041'
+    rows = [
+        {"external_id": "id\twith\ttabs\\and\nnewline", "data": {"text": awkward, "nested": {"k\\": [1.5, None]}}},
+        {"external_id": "big", "data": {"n": 123456789012345678901234567890, "m": -(2**63)}, "priority": -7},
+        {
+            "external_id": "routed",
+            "data": {"text": "x"},
+            "required_skills": {"cardio\\logy": 3},
+            "language": "PT-br",
+            "gold_answer": {"label": "a\tb"},
+        },
+    ]
+
+    job = run_to_end(upload_job(manager, project, jsonl(rows)))
+
+    assert (job.state, job.created_count) == ("succeeded", 3)
+    assert imported(project) == [(row["external_id"], row["data"]) for row in rows]
+    routed = Task.objects.get(project=project, external_id="routed")
+    assert (routed.required_skills, routed.language, routed.gold_answer, routed.is_gold) == (
+        {"cardio\\logy": 3},
+        "pt-br",
+        {"label": "a\tb"},
+        True,
+    )
+    assert Task.objects.get(project=project, external_id="big").priority == -7
+
+
+def test_data_just_over_the_size_limit_is_refused_as_the_endpoint_measures_it(store, manager, project, settings):
+    # Compact, the data is 43 bytes; as the endpoint measures it (json.dumps, a space after ':' and ','), 48.
+    data = {"a": "xxxxxxxxxx", "b": "yyyyyyyyyy", "c": "z"}
+    assert len(json.dumps(data)) == 48
+    settings.PROJECTS_TASK_DATA_MAX_BYTES = 47
+    rows = [{"external_id": "over", "data": data}, {"external_id": "under", "data": {"a": "xxxxxxxxxx"}}]
+
+    job = run_to_end(upload_job(manager, project, jsonl(rows), skip=True))
+
+    assert (job.created_count, job.error_count) == (1, 1)
+    assert job.errors == [{"line": 1, "field": "data", "code": "too_large", "message": "Larger than 47 bytes."}]
+
+
 # --- resuming ---
 
 
@@ -454,6 +495,27 @@ def test_a_run_overtaken_by_a_newer_one_stops_without_staging_twice(
     monkeypatch.setattr(runner, "row_task", original)
     job = run_to_end(job)
     assert (job.state, job.created_count, Task.objects.count()) == ("succeeded", 35, 35)
+
+
+def test_staging_rows_lost_in_a_database_crash_make_the_job_start_over(store, manager, project, small_batches):
+    job = upload_job(manager, project, jsonl(rows_of(25)))
+    import_run(job, time_budget=0)  # one batch staged and checkpointed, then the slice ends
+    job.refresh_from_db()
+    assert (job.rows_read, job.checkpoint["staged"], ImportRow.objects.filter(job=job).count()) == (10, 10, 10)
+    # What crash recovery does to the (unlogged) staging table: its rows are gone, the job's checkpoint is not.
+    ImportRow.objects.filter(job=job).delete()
+
+    job = run_to_end(job)
+
+    assert counts(job) == {
+        "state": "succeeded",
+        "rows_read": 25,
+        "created": 25,
+        "updated": 0,
+        "unchanged": 0,
+        "errors": 0,
+    }
+    assert imported(project) == [(row["external_id"], row["data"]) for row in rows_of(25)]
 
 
 def test_time_slices_hand_over_until_done_and_show_progress(store, manager, project, small_batches):

@@ -17,7 +17,7 @@ from projects.models import MediaObject
 from projects.object_store import LocalObjectStore, object_store
 from tenancy.models import Role
 from tests.conftest import member_client
-from tests.factories import ProjectFactory, TaskFactory
+from tests.factories import AnnotationFactory, ProjectFactory, TaskFactory
 from tests.projects import exports_support
 from tests.projects.exports_support import (
     AssignmentFactory,
@@ -347,3 +347,41 @@ def test_an_s3_url_names_nothing_when_the_platform_has_no_bucket(settings):
 def test_which_keys_are_inside_the_organization(key, allowed):
     org, other = uuid.uuid4(), uuid.uuid4()
     assert media_key_allowed(key.format(org=org, other=other), org) is allowed
+
+
+# --- signed URLs for the reviewer of an annotation ---
+
+
+def test_a_reviewer_gets_the_image_of_an_annotation_waiting_for_them_and_nobody_else_does(tenant, project, manager):
+    key = upload(manager, project, PNG).json()["key"]
+    task = TaskFactory(project=project, data={"image": {"key": key, "width": 10, "height": 10}})
+    reviewer, reviewer_member = member_client(tenant, Role.REVIEWER)
+    annotator, annotator_member = member_client(tenant, Role.ANNOTATOR)
+    annotation = AnnotationFactory(
+        project=project, task=task, annotator=annotator_member, review_state="pending", review_level=1
+    )
+    own = AnnotationFactory(
+        project=project, task=task, annotator=reviewer_member, review_state="pending", review_level=1
+    )
+    decided = AnnotationFactory(project=project, task=task, review_state="accepted", review_level=1)
+
+    def media(client, target, field="image"):
+        return client.get(f"/api/v1/annotations/{target.uuid}/media", {"field": field})
+
+    response = media(reviewer, annotation)
+    assert response.status_code == 200, response.content
+    file = reviewer.get(response.json()["url"])
+    assert (file.status_code, b"".join(file.streaming_content)) == (200, PNG)
+    event = AuditEvent.objects.get(action="data_access.media_url")
+    assert (event.target_type, event.target_id, event.metadata["task_ids"]) == (
+        "annotation.annotation",
+        str(annotation.uuid),
+        [str(task.uuid)],
+    )
+
+    assert media(annotator, annotation).status_code == 403  # below reviewer
+    assert media(reviewer, own).status_code == 404  # their own work is never theirs to review
+    assert media(reviewer, decided).status_code == 404  # no longer waiting
+    assert media(reviewer, annotation, field="text").status_code == 404  # names no file
+    assert media(reviewer, annotation, field="").json()["errors"][0]["field"] == "field"
+    assert AuditEvent.objects.filter(action="data_access.media_url").count() == 1

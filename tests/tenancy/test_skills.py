@@ -11,7 +11,7 @@ from tests.conftest import member_client
 from tests.factories import MembershipFactory, MemberSkillFactory, ProjectFactory, SkillFactory, TaskFactory
 
 SKILLS_URL = "/api/v1/skills/"
-MEMBER_SKILL_LIST = 17
+MEMBER_SKILL_LIST = 8
 
 
 def skill_url(skill: Skill) -> str:
