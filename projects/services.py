@@ -293,6 +293,24 @@ def _clean_task_items(items: Sequence[Any], schema: LabelSchema | None = None) -
 _INSERT_BATCH = 5000
 
 
+def task_from_row(project: Project, row: Any, **fields: Any) -> Task:
+    """An unsaved task of `project` from a checked row (a TaskInput, or an import's staged row: same attributes)."""
+    return Task(
+        organization_id=project.organization_id,
+        project=project,
+        external_id=row.external_id,
+        data=row.data,
+        priority=row.priority,
+        overlap=project.overlap,
+        required_skills=row.required_skills,
+        language=row.language,
+        is_gold=row.gold_answer is not None,
+        qualification=row.qualification,
+        gold_answer=row.gold_answer,
+        **fields,
+    )
+
+
 def _insert_tasks(project: Project, tasks: list[TaskInput]) -> list[CreatedTask]:
     """Insert many tasks fast. On PostgreSQL, one INSERT ... SELECT FROM unnest(arrays) per batch: a single round
     trip that still passes the row-level-security check (COPY FROM is refused on tables under RLS)."""
@@ -301,23 +319,7 @@ def _insert_tasks(project: Project, tasks: list[TaskInput]) -> list[CreatedTask]
         return created
     if connection.vendor != "postgresql":
         Task.objects.bulk_create(
-            [
-                Task(
-                    organization_id=project.organization_id,
-                    project=project,
-                    uuid=c.uuid,
-                    external_id=t.external_id,
-                    data=t.data,
-                    priority=t.priority,
-                    overlap=project.overlap,
-                    required_skills=t.required_skills,
-                    language=t.language,
-                    is_gold=t.gold_answer is not None,
-                    qualification=t.qualification,
-                    gold_answer=t.gold_answer,
-                )
-                for c, t in zip(created, tasks, strict=True)
-            ],
+            [task_from_row(project, t, uuid=c.uuid) for c, t in zip(created, tasks, strict=True)],
             batch_size=500,
         )
         return created

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from projects.imports.rows import CheckedRow, json_bytes
 from projects.models import ImportJob, ImportRow, Project, Task
+from projects.services import task_from_row
 
 _CHUNK = 2000
 # What update_existing compares and replaces. Whether a task is gold, and whether it is a qualification task, is
@@ -263,21 +264,7 @@ def _merge_orm(job: ImportJob, project: Project, *, update_existing: bool) -> Me
         for row in chunk:
             task = existing.get(row.external_id)
             if task is None:
-                new.append(
-                    Task(
-                        organization_id=job.organization_id,
-                        project=project,
-                        external_id=row.external_id,
-                        data=row.data,
-                        priority=row.priority,
-                        overlap=project.overlap,
-                        required_skills=row.required_skills,
-                        language=row.language,
-                        is_gold=row.gold_answer is not None,
-                        qualification=row.qualification,
-                        gold_answer=row.gold_answer,
-                    )
-                )
+                new.append(task_from_row(project, row))
                 existing[row.external_id] = new[-1]
             elif update_existing and task.pk is not None and _differs(task, row):
                 for name in _UPDATED_FIELDS:
