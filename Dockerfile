@@ -41,6 +41,7 @@ RUN DJANGO_SECRET_KEY="build-only-collectstatic-key-never-used-at-runtime-012345
     DJANGO_ALLOWED_HOSTS="build.invalid" \
     DATABASE_URL="postgres://build@build.invalid:5432/build" \
     AUDIT_SIGNING_KEY="YnVpbGQtb25seS1rZXktbmV2ZXItdXNlZC1hdC1ydW4=" \
+    EMAIL_URL="dummymail://" \
     python manage.py collectstatic --noinput \
     && mkdir -p /app/var /app/media \
     && chown annotate:annotate /app/var /app/media

@@ -17,11 +17,14 @@ install: ## Create .venv with the locked dependencies (installs uv first if it i
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --user uv==$(UV_VERSION)
 	$(PYTHON) -m uv sync --frozen
 
-run: install ## Start the embedded platform (SQLite, web + worker + beat) on http://127.0.0.1:8000
+run: install ## Start the embedded platform (PostgreSQL under var/, web + worker + beat) on http://127.0.0.1:8000
 	exec env $(LOCAL) $(BIN)/python manage.py platform_run
 
-test: install ## Run the test suite (PostgreSQL and Redis from DATABASE_URL / REDIS_URL, default 127.0.0.1)
-	$(BIN)/pytest
+# Parallel test processes (pytest-xdist); each has its own test database and Redis database.
+TEST_WORKERS ?= 2
+
+test: install ## Run the test suite in TEST_WORKERS processes (PostgreSQL and Redis from DATABASE_URL / REDIS_URL)
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: ## ruff lint, ruff format check and mypy
 	$(BIN)/ruff check .
@@ -55,6 +58,17 @@ bench-imports: ## Import 100k and 1M JSONL tasks through the API + a worker, aga
 .PHONY: bench-exports
 bench-exports: ## Exports against COPY of the same rows: JSONL and CSV of 100k and 1M annotations in the same tables
 	$(BIN)/python -m bench.exports --rows 100000 --rows 1000000 --repeat 3
+
+# The suite's fuzz test (tests/test_api_fuzz.py) at length: FUZZ_SECONDS of schemathesis against a live server, up to
+# FUZZ_MAX_EXAMPLES cases per operation and phase, a new seed each run unless FUZZ_SEED names one to replay.
+FUZZ_SECONDS ?= 900
+FUZZ_MAX_EXAMPLES ?= 100
+FUZZ_SEED ?=
+
+.PHONY: fuzz
+fuzz: install ## Fuzz the live API against its OpenAPI schema (FUZZ_SECONDS, default 900); any 5xx or off-schema answer fails
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) \
+		$(BIN)/pytest tests/test_api_fuzz.py -p no:cacheprovider -s -q
 
 browsers: ## Install headless Chromium for the browser tests (apt) if /usr/bin/chromium is missing
 	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }

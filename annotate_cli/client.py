@@ -3,12 +3,15 @@
 Signed download URLs are their own credential: the token is never sent with them, whichever host they name.
 """
 
+import errno
 import hashlib
 import http.client
 import json
+import socket
 import ssl
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,21 @@ USER_AGENT = "annotate-cli/1.0"
 Progress = Callable[[int, int | None], None]
 
 
-class ApiError(Exception):
+class CliError(Exception):
+    """A reason the command stops, in words a person can act on. Local problems (a missing file, an unknown
+    format, a project that is not there) are raised as this class itself: no HTTP status applies to them, so
+    none is printed. `hint` is a next step, added by whoever knows one."""
+
+    hint = ""
+
+    def describe(self) -> str:
+        return "\n".join(filter(None, [self.lines(), self.hint]))
+
+    def lines(self) -> str:
+        return str(self)
+
+
+class ApiError(CliError):
     """The server refused a request; `detail` and `errors` are its own words."""
 
     def __init__(self, status: int, detail: str, code: str = "", errors: list[dict[str, Any]] | None = None) -> None:
@@ -31,10 +48,64 @@ class ApiError(Exception):
         self.code = code
         self.errors = errors or []
 
-    def describe(self) -> str:
+    def lines(self) -> str:
         lines = [f"{self.detail} (HTTP {self.status})"]
         lines.extend(f"  {e.get('field', '')}: {e.get('message', '')}" for e in self.errors[:20])
         return "\n".join(lines)
+
+
+class ServerUnreachable(CliError):
+    """No HTTP answer at all: the address is wrong, the server is down, the network or TLS failed.
+
+    Kept apart from ApiError so that a connection failure is never shown as an HTTP status it never had."""
+
+    def __init__(self, origin: str, reason: str, *, connected: bool = False) -> None:
+        verb = "lost the connection to" if connected else "cannot reach"
+        super().__init__(f"{verb} {origin}: {reason}")
+        self.origin = origin
+        self.reason = reason
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong on the wire, in a few words (the exception's class and errno are for programmers)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"its TLS certificate was not accepted ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"the TLS handshake failed ({exc.reason or exc})"
+    if isinstance(exc, socket.gaierror):
+        return "the host name does not resolve"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "the server closed the connection without answering"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running, on this port?)"
+    if isinstance(exc, ConnectionResetError):
+        return "the connection was reset"
+    if isinstance(exc, BrokenPipeError):
+        return "the server closed the connection while the request was being sent"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "no route to the host"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    if isinstance(exc, http.client.HTTPException):
+        return f"the answer was not HTTP ({type(exc).__name__})"
+    return str(exc) or type(exc).__name__
+
+
+@contextmanager
+def _network(url: str, *, connected: bool = False) -> Iterator[None]:
+    """Network failures inside become ServerUnreachable naming the server (`connected`: after the connection was
+    made). Local file reads and writes stay outside: a full disk is not the server's fault."""
+    try:
+        yield
+    except (OSError, http.client.HTTPException) as exc:
+        raise ServerUnreachable(_origin(url), _reason(exc), connected=connected) from exc
 
 
 @dataclass(frozen=True)
@@ -47,7 +118,7 @@ class Reply:
 def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"Not an http(s) URL: {url!r}")
+        raise CliError(f"not an http(s) URL: {url!r}")
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
@@ -94,8 +165,18 @@ class _MultipartBody:
     def chunks(self) -> Iterator[bytes]:
         yield self.head
         sent = 0
-        with self.path.open("rb") as source:
-            while chunk := source.read(CHUNK):
+        try:
+            source = self.path.open("rb")
+        except OSError as exc:
+            raise CliError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+        with source:
+            while True:
+                try:
+                    chunk = source.read(CHUNK)
+                except OSError as exc:
+                    raise CliError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+                if not chunk:
+                    break
                 sent += len(chunk)
                 if self.on_progress:
                     self.on_progress(sent, self.file_size)
@@ -118,9 +199,11 @@ class Client:
     def _send(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
         connection, target = _connection(url, self.timeout)
         try:
-            connection.request(method, target, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+            with _network(url):
+                connection.request(method, target, body=body, headers=headers or {})
+                response = connection.getresponse()
+            with _network(url, connected=True):
+                return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
         finally:
             connection.close()
 
@@ -161,27 +244,17 @@ class Client:
         """POST a file as multipart/form-data, streamed from disk (never read whole into memory)."""
         body = _MultipartBody(fields, file_field, file, on_progress)
         headers = self._auth({"Content-Type": body.content_type, "Content-Length": str(body.length)})
-        connection, target = _connection(self.url(path), self.timeout)
+        url = self.url(path)
+        connection, target = _connection(url, self.timeout)
         try:
-            connection.putrequest("POST", target)
-            for name, value in headers.items():
-                connection.putheader(name, value)
-            connection.endheaders()
-            try:
-                for chunk in body.chunks():
-                    connection.send(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                # The server may answer before reading the whole body (a refusal, a size limit): its answer says
-                # more than the broken pipe does. If there is none, the pipe's error stands.
-                try:
-                    response = connection.getresponse()
-                except (OSError, http.client.HTTPException):
-                    response = None
-                if response is None:
-                    raise
-            else:
-                response = connection.getresponse()
-            reply = Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+            with _network(url):  # the connection is made when the headers go out
+                connection.putrequest("POST", target)
+                for name, value in headers.items():
+                    connection.putheader(name, value)
+                connection.endheaders()
+            with _network(url, connected=True):
+                response = _send_body(connection, body)
+                reply = Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
         finally:
             connection.close()
         return self._decode(reply)
@@ -197,18 +270,26 @@ class Client:
             headers["Range"] = f"bytes={have}-"
         connection, target = _connection(url, self.timeout)
         try:
-            connection.request("GET", target, headers=headers)
-            response = connection.getresponse()
+            with _network(url):
+                connection.request("GET", target, headers=headers)
+                response = connection.getresponse()
             if response.status == 416 and have:
-                response.read()
+                with _network(url, connected=True):
+                    response.read()
                 return have  # nothing left to fetch
             if response.status not in (200, 206):
-                raise ApiError(response.status, response.read()[:200].decode("utf-8", "replace") or "download refused")
+                with _network(url, connected=True):
+                    said = response.read()[:200].decode("utf-8", "replace")
+                raise ApiError(response.status, said or "download refused")
             total = _total_size(response, have)
             mode = "ab" if response.status == 206 else "wb"
             done = have if response.status == 206 else 0
             with part.open(mode) as out:
-                while chunk := response.read(CHUNK):
+                while True:
+                    with _network(url, connected=True):
+                        chunk = response.read(CHUNK)
+                    if not chunk:
+                        break
                     out.write(chunk)
                     done += len(chunk)
                     if on_progress:
@@ -216,6 +297,22 @@ class Client:
             return done
         finally:
             connection.close()
+
+
+def _send_body(connection: http.client.HTTPConnection, body: _MultipartBody) -> http.client.HTTPResponse:
+    """Stream the body, then read the answer's head."""
+    try:
+        for chunk in body.chunks():
+            connection.send(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        # The server may answer before reading the whole body (a refusal, a size limit): its answer says more than
+        # the broken pipe does. If there is none, the pipe's error stands.
+        try:
+            return connection.getresponse()
+        except (OSError, http.client.HTTPException):
+            pass
+        raise
+    return connection.getresponse()
 
 
 def _total_size(response: http.client.HTTPResponse, have: int) -> int | None:

@@ -1,9 +1,11 @@
 """Following a job on the server until it ends, with a progress bar."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from annotate_cli.client import ServerUnreachable
 from annotate_cli.progress import ProgressBar
 
 RUNNING_STATES = ("pending", "running")
@@ -31,3 +33,14 @@ def follow(
             return job
         pause(interval)
         job = fetch()
+
+
+@contextmanager
+def resumable(hint: str) -> Iterator[None]:
+    """Around the part of a command that a later `--resume` can pick up: losing the server there stops the command
+    but not the job, so the message says how to carry on."""
+    try:
+        yield
+    except ServerUnreachable as exc:
+        exc.hint = hint
+        raise

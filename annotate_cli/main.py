@@ -4,9 +4,10 @@ import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from annotate_cli import __version__
-from annotate_cli.client import ApiError, Client
+from annotate_cli.client import Client, CliError
 from annotate_cli.output import warn
 from annotate_cli.pull import pull
 from annotate_cli.push import FORMATS, push
@@ -52,11 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.url or not args.token:
         warn("annotate: give the server and a token (--url/--token or ANNOTATE_URL/ANNOTATE_TOKEN).")
         return 2
+    if urlsplit(args.url).scheme not in ("http", "https") or not urlsplit(args.url).hostname:
+        warn(f"annotate: the server's URL starts with http:// or https:// (http://127.0.0.1:8000), not {args.url!r}.")
+        return 2
     client = Client(args.url, args.token)
     state = StateFile(args.state_file or default_path())
     try:
         return push(client, state, args) if args.command == "push" else pull(client, state, args)
-    except ApiError as exc:
+    except CliError as exc:
         warn(f"annotate: {exc.describe()}")
         return 2
     except KeyboardInterrupt:

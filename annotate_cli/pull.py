@@ -1,17 +1,19 @@
 """`annotate pull`: create an export of a project (or re-attach to one), follow it, download its file.
 
-The download resumes: bytes already in `<output>.part` are kept and the rest is asked for with an HTTP Range
-request, with a fresh signed URL each attempt (they live five minutes). The finished file is checked against the
-job's SHA-256 before it takes the output's name.
+Nothing is started before the token and the project are checked (annotate_cli.preflight). The download resumes:
+bytes already in `<output>.part` are kept and the rest is asked for with an HTTP Range request, with a fresh signed
+URL each attempt (they live five minutes). The finished file is checked against the job's SHA-256 before it takes
+the output's name.
 """
 
 import argparse
 from pathlib import Path
 from typing import Any
 
-from annotate_cli.client import ApiError, Client, sha256_of
-from annotate_cli.jobs import follow, pause
+from annotate_cli.client import Client, CliError, sha256_of
+from annotate_cli.jobs import follow, pause, resumable
 from annotate_cli.output import say
+from annotate_cli.preflight import preflight
 from annotate_cli.progress import ProgressBar
 from annotate_cli.state import StateFile, entry_key
 
@@ -46,7 +48,7 @@ def _download(client: Client, job: dict[str, Any], output: Path, *, quiet: bool)
         try:
             client.download(signed["url"], part, on_progress=lambda done, size: bar.update(done, size or total))
             break
-        except (OSError, ApiError) as exc:
+        except (OSError, CliError) as exc:
             if attempt == DOWNLOAD_ATTEMPTS:
                 raise
             bar.finish(f"interrupted ({exc}); resuming")
@@ -54,13 +56,16 @@ def _download(client: Client, job: dict[str, Any], output: Path, *, quiet: bool)
     bar.finish()
     if job.get("sha256") and sha256_of(part) != job["sha256"]:
         part.unlink()
-        raise ApiError(0, "The downloaded file does not match the export's SHA-256; run the pull again.")
+        raise CliError("the downloaded file does not match the export's SHA-256; run the pull again.")
     part.replace(output)
 
 
 def pull(client: Client, state: StateFile, args: argparse.Namespace) -> int:
     output = Path(args.output)
+    if not output.parent.is_dir():
+        raise CliError(f"cannot write {output}: the folder {output.parent} does not exist.")
     filters = _filters(args)
+    preflight(client, str(args.project), needs="manager", to="export results")
     key = entry_key(
         "pull", client.root, args.project, args.format, repr(sorted(filters.items())), str(output.resolve())
     )
@@ -83,7 +88,8 @@ def pull(client: Client, state: StateFile, args: argparse.Namespace) -> int:
             say(f"Started export {job['id']} ({args.format}).")
     bar = ProgressBar("exporting", quiet=args.quiet)
     export_id = job["id"]
-    job = follow(lambda: client.call("GET", f"exports/{export_id}"), bar, interval=args.poll, measure=_rows)
+    with resumable("The export goes on at the server; run the same command with --resume to follow it."):
+        job = follow(lambda: client.call("GET", f"exports/{export_id}"), bar, interval=args.poll, measure=_rows)
     if job["state"] != "succeeded":
         say(f"Export {job['id']} {job['state']}: {job.get('message') or 'no message'}")
         state.drop(key)
@@ -92,7 +98,8 @@ def pull(client: Client, state: StateFile, args: argparse.Namespace) -> int:
         say(f"Export {job['id']} was written to storage connection {job['storage']} as {job['file_key']}.")
         state.drop(key)
         return 0
-    _download(client, job, output, quiet=args.quiet)
+    with resumable("Run the same command with --resume to download the rest."):
+        _download(client, job, output, quiet=args.quiet)
     state.drop(key)
     if not args.quiet:
         say(f"Wrote {output} ({job['rows']} rows, {job['file_size']} bytes, sha256 {job['sha256']}).")

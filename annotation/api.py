@@ -28,12 +28,14 @@ from annotation.services import annotation_submit
 from projects.models import Project
 from projects.selectors import project_list, task_list
 from tenancy.api.base import OrganizationAPIView
+from tenancy.api.schema import error_response
 from tenancy.api.strict import EmptySerializer
 from tenancy.errors import FieldError, InvalidInput
 from tenancy.models import Membership, Role
 from tenancy.selectors import membership_list
 
 NO_WORK_REASON_HEADER = "X-No-Work-Reason"
+EXCLUSION_EXISTS = error_response("The same exclusion exists already.")
 
 
 class ProjectNextView(OrganizationAPIView):
@@ -156,7 +158,13 @@ class ProjectAssignmentListView(ListModelMixin, OrganizationAPIView):
     def get(self, request: Request, project_id: str) -> Response:
         return self.list(request)
 
-    @extend_schema(request=s.AssignInputSerializer, responses={201: s.AssignmentSerializer})
+    @extend_schema(
+        request=s.AssignInputSerializer,
+        responses={
+            201: s.AssignmentSerializer,
+            409: error_response("The annotator has (or had) the task, or the task has all its annotators."),
+        },
+    )
     def post(self, request: Request, project_id: str) -> Response:
         project = self.get_by_uuid(project_list(), project_id)
         body = s.AssignInputSerializer(data=request.data)
@@ -171,7 +179,10 @@ class AssignmentRevokeView(OrganizationAPIView):
     serializer_class = s.RevokeSerializer
     required_roles: ClassVar[dict[str, Role]] = {"POST": Role.MANAGER}
 
-    @extend_schema(request=s.RevokeSerializer, responses=s.AssignmentSerializer)
+    @extend_schema(
+        request=s.RevokeSerializer,
+        responses={200: s.AssignmentSerializer, 409: error_response("The assignment is neither queued nor active.")},
+    )
     def post(self, request: Request, assignment_id: str) -> Response:
         body = s.RevokeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -227,7 +238,7 @@ class ExclusionListView(ExclusionListMixin):
     def get(self, request: Request) -> Response:
         return self.list(request)
 
-    @extend_schema(request=s.ExclusionInputSerializer, responses={201: s.ExclusionSerializer})
+    @extend_schema(request=s.ExclusionInputSerializer, responses={201: s.ExclusionSerializer, 409: EXCLUSION_EXISTS})
     def post(self, request: Request) -> Response:
         return self.create(request)
 
@@ -241,7 +252,7 @@ class ProjectExclusionListView(ExclusionListMixin):
     def get(self, request: Request, project_id: str) -> Response:
         return self.list(request)
 
-    @extend_schema(request=s.ExclusionInputSerializer, responses={201: s.ExclusionSerializer})
+    @extend_schema(request=s.ExclusionInputSerializer, responses={201: s.ExclusionSerializer, 409: EXCLUSION_EXISTS})
     def post(self, request: Request, project_id: str) -> Response:
         return self.create(request)
 
@@ -307,7 +318,7 @@ class ProgressUnpauseView(ProgressActionMixin):
 
     @extend_schema(
         request=EmptySerializer,
-        responses=s.ProgressSerializer,
+        responses={200: s.ProgressSerializer, 409: error_response("The annotator is not paused on the project.")},
         description="Let the annotator work on the project again; their gold record starts afresh.",
     )
     def post(self, request: Request, project_id: str, member_id: str) -> Response:

@@ -24,6 +24,7 @@ from projects.selectors import project_list
 from projects.serializers_exports import SignedUrlSerializer
 from tenancy.api.base import OrganizationAPIView
 from tenancy.api.pagination import IdCursorPagination
+from tenancy.api.schema import error_response
 from tenancy.errors import FieldError, InvalidInput
 from tenancy.models import Role
 
@@ -88,7 +89,13 @@ class AnnotationReviewView(ReviewSurfaceMixin):
     serializer_class = sq.ReviewInputSerializer
     required_roles: ClassVar[dict[str, Role]] = {"POST": Role.REVIEWER}
 
-    @extend_schema(request=sq.ReviewInputSerializer, responses={201: sq.ReviewOutcomeSerializer})
+    @extend_schema(
+        request=sq.ReviewInputSerializer,
+        responses={
+            201: sq.ReviewOutcomeSerializer,
+            409: error_response("The annotation is not waiting for this review, or can no longer be sent back."),
+        },
+    )
     def post(self, request: Request, annotation_id: str) -> Response:
         annotation = self.get_by_uuid(Annotation.objects.select_related("project"), annotation_id)
         self.project = annotation.project
@@ -207,7 +214,10 @@ class TaskAdjudicateView(ReviewSurfaceMixin):
     serializer_class = sq.AdjudicateInputSerializer
     required_roles: ClassVar[dict[str, Role]] = {"POST": Role.REVIEWER}
 
-    @extend_schema(request=sq.AdjudicateInputSerializer, responses={201: sq.AdjudicationSerializer})
+    @extend_schema(
+        request=sq.AdjudicateInputSerializer,
+        responses={201: sq.AdjudicationSerializer, 409: error_response("The task was adjudicated already.")},
+    )
     def post(self, request: Request, task_id: str) -> Response:
         task = self.task_by_uuid(task_id)
         body = sq.AdjudicateInputSerializer(data=request.data)
@@ -247,7 +257,7 @@ class ProjectGoldAccuracyView(OrganizationAPIView):
         parameters=[
             OpenApiParameter(
                 "days",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1, "maximum": GOLD_DAYS_MAX},
                 description=f"How many days back the daily figures go (default {GOLD_DAYS_DEFAULT}, "
                 f"at most {GOLD_DAYS_MAX}).",
             )

@@ -3,7 +3,6 @@
 import uuid
 from typing import Any
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 
 from annotation.models import AnnotatorProgress, Assignment, AssignmentState, ConflictExclusion
@@ -32,8 +31,6 @@ def project_to_claim(*, project_id: Any) -> Project | None:
         public_id = uuid.UUID(str(project_id))
     except ValueError:
         return None
-    if connection.vendor != "postgresql":
-        return Project.objects.filter(uuid=public_id).first()
     with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT {', '.join(row_columns(Project, 'p'))} FROM {Project._meta.db_table} p"  # noqa: S608

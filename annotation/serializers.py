@@ -37,7 +37,6 @@ class LeaseSerializer(serializers.ModelSerializer[Assignment]):
             "lease_token",
             "lease_expires_at",
             "claimed_at",
-            "is_gold",
             "schema_version",
             "guidelines_version",
             "reason",
@@ -46,12 +45,8 @@ class LeaseSerializer(serializers.ModelSerializer[Assignment]):
         read_only_fields = fields
         # `reason`: why the member has this task, when someone said (a manager's assignment, a reviewer's comment
         # on work sent back); shown to the member it is addressed to.
-
-    def to_representation(self, instance: Assignment) -> dict[str, Any]:
-        body = super().to_representation(instance)
-        # An annotator must not be able to tell a gold task from a live one, or gold measures nothing.
-        body.pop("is_gold", None)
-        return body
+        # Never `is_gold`: an annotator must not be able to tell a gold task from a live one, or gold measures
+        # nothing; left out of the fields (not dropped from the output) so the API schema does not promise it.
 
 
 class AssignmentSerializer(serializers.ModelSerializer[Assignment]):

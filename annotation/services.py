@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from annotation import config
@@ -129,20 +128,8 @@ def annotation_submit(
 
 def _assignment_finish(*, assignment: Assignment, actor: Membership, now: datetime) -> tuple[int, int] | None:
     """Mark the leased assignment submitted, count the task done and the member's submission, and return the
-    (id, version) of the assignment's latest earlier annotation, if any: one statement on PostgreSQL. Raises
+    (id, version) of the assignment's latest earlier annotation, if any, in one statement. Raises
     LeaseLost when the assignment is no longer active (the caller holds its row lock, so only a bug gets here)."""
-    if connection.vendor != "postgresql":
-        updated = Assignment.objects.filter(pk=assignment.pk, state=AssignmentState.ACTIVE).update(
-            state=AssignmentState.SUBMITTED, finished_at=now
-        )
-        if not updated:
-            raise LeaseLost("This lease is no longer yours.")
-        Task.objects.filter(pk=assignment.task_id).update(done=F("done") + 1)
-        AnnotatorProgress.objects.filter(project_id=assignment.project_id, annotator=actor).update(
-            submitted=F("submitted") + 1
-        )
-        previous = Annotation.objects.filter(assignment=assignment).order_by("-version").first()
-        return None if previous is None else (previous.pk, previous.version)
     with prepared_cursor() as cursor:
         cursor.execute(
             # Every statement also names the organization, as the scoped managers would; row policies apply too.

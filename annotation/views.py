@@ -15,7 +15,7 @@ from django.shortcuts import render
 from annotation.models import Annotation, ReviewState
 from annotation.review import review_access_check
 from projects.models import Project
-from projects.selectors import project_list
+from projects.selectors import project_has_label_fields, project_list
 from tenancy.errors import NotAllowed
 from tenancy.models import Membership, Role
 from tenancy.views import page_forbidden, role_page
@@ -49,6 +49,7 @@ def _page_settings(project: Project) -> dict[str, Any]:
 def label_workspace(request: HttpRequest, membership: Membership, project_id: uuid.UUID) -> HttpResponse:
     """The labelling page: one task at a time, served by `POST projects/{id}/next`."""
     project = _project(project_id)
+    has_form = project_has_label_fields(project=project)
     return render(
         request,
         "annotation/workspace.html",
@@ -58,7 +59,10 @@ def label_workspace(request: HttpRequest, membership: Membership, project_id: uu
             "guidelines": project.guidelines,
             "schema": project.label_schema,
             "settings": _page_settings(project),
-            "has_form": bool((project.label_schema or {}).get("fields")),
+            "has_form": has_form,
+            "project_id": project.uuid,
+            # The schema page is a manager's (projects.pages.project_page): only they are sent there.
+            "can_define_fields": not has_form and membership.role_enum.at_least(Role.MANAGER),
         },
     )
 

@@ -18,7 +18,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from audit.export import audit_export_csv, audit_export_jsonl, export_upper_id
 from audit.models import AuditEvent
-from audit.query import PARAMETERS, AuditQuery, query_from_params
+from audit.query import OUTCOMES, PARAMETERS, AuditQuery, query_from_params
 from audit.selectors import EventPosition, audit_event_search, audit_events_newer, audit_events_older
 from audit.services import audit_record
 from tenancy.api.base import OrganizationAPIView
@@ -134,7 +134,13 @@ _FILTER_HELP = {
     "until": "Up to and including this date, or before this ISO time.",
 }
 FILTER_PARAMETERS = [
-    OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=_FILTER_HELP[name])
+    OpenApiParameter(
+        name,
+        OpenApiTypes.STR,
+        OpenApiParameter.QUERY,
+        description=_FILTER_HELP[name],
+        enum=list(OUTCOMES) if name == "outcome" else None,
+    )
     for name in ("q", *PARAMETERS)
 ]
 

@@ -15,7 +15,7 @@ from audit import signing
 from audit.models import AuditCheckpoint
 from audit.sealing import audit_seal_recorded, checkpoint_document
 from audit.verification import audit_verify_recorded
-from tenancy.api.base import OrganizationAPIView
+from tenancy.api.base import OrganizationAPIView, RequestTransactionMixin
 from tenancy.api.strict import StrictSerializer
 from tenancy.models import Role
 
@@ -26,7 +26,7 @@ class VerifyRequestSerializer(StrictSerializer):
 
 class ProblemSerializer(serializers.Serializer[Any]):
     category = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["altered", "missing", "inserted", "checkpoint"])
+    kind = serializers.ChoiceField(choices=["altered", "missing", "inserted", "forged", "checkpoint"])
     message = serializers.CharField()
     sequence = serializers.IntegerField(allow_null=True)
 
@@ -141,7 +141,7 @@ class CheckpointListView(ListModelMixin, OrganizationAPIView):
         return self.list(request)
 
 
-class PublicKeyView(APIView):
+class PublicKeyView(RequestTransactionMixin, APIView):
     """The key that signs checkpoints, for anyone to check them with: it names no tenant and holds no secret."""
 
     permission_classes = [permissions.AllowAny]

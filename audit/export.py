@@ -4,7 +4,8 @@ A JSONL export is, one JSON object a line:
 
 1. `{"type": "header", ...}`: format and version, the organization's public id, the signing key id and public key
    (PEM), the export time and the query.
-2. `{"type": "event", "id": ..., <event_document fields>}` for every matching event, oldest first, each followed by
+2. `{"type": "event", "id": ..., <event_document fields>, "mac": ...}` for every matching event, oldest first (the
+   MAC lets an auditor holding the organization's MAC key authenticate events not sealed yet), each followed by
    `{"type": "seal", "category", "sequence", "event_hash"}` lines: the chain hash after the event and the one
    before it, so each event's hash can be recomputed even when the filter left its neighbours out.
 3. `{"type": "checkpoint", ...}` for every signed checkpoint of the categories and sequence ranges exported,
@@ -64,7 +65,7 @@ def _event_batches(organization_id: int, query: AuditQuery, upper_id: int) -> It
                 audit_event_search(query)
                 .filter(id__gt=after, id__lte=upper_id)
                 .order_by("id")
-                .values("id", *EVENT_COLUMNS)[:BATCH]
+                .values("id", *EVENT_COLUMNS, "mac")[:BATCH]
             )
         if rows:
             yield rows
@@ -141,7 +142,8 @@ def audit_export_jsonl(
         chunk = []
         for row in rows:
             coverage.add(row["category"], row["sequence"])
-            chunk.append(_line({"type": "event", "id": row["id"], **event_document(organization_uuid, row)}))
+            document = {"type": "event", "id": row["id"], **event_document(organization_uuid, row), "mac": row["mac"]}
+            chunk.append(_line(document))
         chunk.extend(
             _line({"type": "seal", "category": category, "sequence": sequence, "event_hash": digest})
             for category, sequence, digest in seals

@@ -1,4 +1,5 @@
-"""Per-request audit context: request id, client address and user agent, reset after every request."""
+"""Per-request audit context: request id, client address and user agent, reset after every request; and the
+request's refusals, written once its transaction is over."""
 
 import ipaddress
 import re
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from audit.context import ActorContext, actor_context
+from audit.services import audit_denied_after_request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -46,7 +48,9 @@ class RequestContextMiddleware:
             user_agent=request.headers.get("User-Agent", "")[:512],
             request_id=request_id,
         )
-        with actor_context(actor):
+        # The last middleware, so the view's transaction has ended (committed or rolled back) by the time the
+        # refusals held during the request are written.
+        with actor_context(actor), audit_denied_after_request():
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

@@ -45,6 +45,10 @@ class AuditEvent(TenantOwned):
     target_id = models.CharField(max_length=64, blank=True)
     changes = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # `<nonce>.<HMAC-SHA256>` (hex) of the event under its organization's key, which the database never holds
+    # (audit.chain.event_mac): only the platform can write an event that carries a valid one. Empty on events
+    # written before MACs existed, which AuditSequence.mac_since vouches for until they are sealed.
+    mac = models.CharField(max_length=100, blank=True, db_default="")
 
     # The app role may add and read events; triggers refuse UPDATE, DELETE and TRUNCATE even to the owner.
     app_role_grants: ClassVar[tuple[str, ...]] = ("SELECT", "INSERT")
@@ -68,7 +72,7 @@ class AuditEvent(TenantOwned):
             models.Index(fields=["organization", "target_id", "occurred_at", "id"], name="audit_event_org_target_at"),
             models.Index(fields=["organization", "target_type", "occurred_at", "id"], name="audit_event_org_ttype_at"),
             models.Index(fields=["organization", "outcome", "occurred_at", "id"], name="audit_event_org_outcome_at"),
-            # One more, on metadata (PostgreSQL only, so created in a migration rather than here):
+            # One more, on a metadata expression, created by raw SQL in migration 0005 rather than here:
             # (organization, metadata->'project', occurred_at, id) for `project:`. "Who saw task X" reads
             # AuditSubject instead.
         ]
@@ -117,6 +121,11 @@ class AuditSequence(TenantOwned):
 
     category = models.CharField(max_length=32)
     last_value = models.BigIntegerField(default=0)
+    # The first number whose event must carry a MAC; the events before it were written before MACs existed.
+    # Set once by migration 0007 and itself MACed (mac_since_mac): raised by anyone without the key, it vouches
+    # for nothing and every event needs its MAC (audit.integrity).
+    mac_since = models.BigIntegerField(db_default=1)
+    mac_since_mac = models.CharField(max_length=64, blank=True, db_default="")
 
     app_role_grants: ClassVar[tuple[str, ...]] = ("SELECT", "INSERT", "UPDATE")
 

@@ -14,9 +14,14 @@ An unfiltered export holds every event of each range, so this recomputes each ch
 the seals are tied to the signed heads at the ends of their ranges; events newer than the last checkpoint are
 reported as unsealed (nothing signs them yet). Get the public key from the operator out of band: the copy in the
 export's header is only used, with a warning, when none is given.
+
+With `--mac-key` (the organization's event-MAC key, `manage.py audit_mac_key`), every unsealed event must also
+carry its valid MAC, and no two events the same one: an event the platform did not write is named even before a
+checkpoint covers it. Sealed events need no MAC check: the sealer checked each before sealing it.
 """
 
 import argparse
+import base64
 import bisect
 import json
 import sys
@@ -54,6 +59,7 @@ class Summary:
     unsealed: int = 0
     checkpoints: int = 0
     full_ranges: int = 0
+    macs_checked: bool = False
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -118,7 +124,18 @@ def _check_checkpoints(
     return count
 
 
-def verify_export(path: Path, public_keys: list[bytes]) -> Summary:
+def load_mac_key(text: str) -> bytes:
+    """The organization's event-MAC key from its base64 form."""
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except ValueError as exc:
+        raise VerificationFailed("the MAC key is not base64") from exc
+    if len(key) != 32:
+        raise VerificationFailed("the MAC key is not 32 bytes")
+    return key
+
+
+def verify_export(path: Path, public_keys: list[bytes], mac_key: bytes | None = None) -> Summary:
     """Verify the export at `path`; raises VerificationFailed naming the first failure."""
     header: dict[str, Any] | None = None
     by_category: dict[str, Checkpoints] = {}
@@ -144,8 +161,10 @@ def verify_export(path: Path, public_keys: list[bytes]) -> Summary:
         checkpoints.items.sort(key=lambda c: c["first_sequence"])
         checkpoints.starts = [c["first_sequence"] for c in checkpoints.items]
     summary = Summary(checkpoints=_check_checkpoints(organization, by_category, keys, seals))
+    summary.macs_checked = mac_key is not None
 
     seen: dict[str, set[int]] = {}
+    macs: dict[str, str] = {}
     for number, record in _records(path):
         if record["type"] != "event":
             continue
@@ -157,8 +176,17 @@ def verify_export(path: Path, public_keys: list[bytes]) -> Summary:
         if sequence in numbers:
             raise VerificationFailed(f"{name} appears twice")
         numbers.add(sequence)
+        mac = str(record.get("mac") or "")
+        if mac_key is not None and mac:
+            if mac in macs:
+                raise VerificationFailed(f"{name} is a copy of {macs[mac]}: it was not written by the platform")
+            macs[mac] = name
         checkpoint = by_category.get(category, Checkpoints()).covering(sequence)
         if checkpoint is None:
+            if mac_key is not None and not chain.event_mac_matches(mac_key, record):
+                raise VerificationFailed(
+                    f"{name} does not carry the platform's MAC: it was not written by the platform"
+                )
             summary.unsealed += 1
             continue
         previous = (
@@ -190,17 +218,24 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="an Ed25519 public key (PEM) that signs checkpoints; repeat for retired keys",
     )
+    parser.add_argument(
+        "--mac-key",
+        type=Path,
+        help="a file holding the organization's event-MAC key (base64), to authenticate events not sealed yet",
+    )
     args = parser.parse_args(argv)
     try:
         keys = [load_public_key(path.read_bytes()) for path in args.public_key]
-        summary = verify_export(args.export, keys)
+        mac_key = load_mac_key(args.mac_key.read_text()) if args.mac_key else None
+        summary = verify_export(args.export, keys, mac_key)
     except (VerificationFailed, OSError, ValueError, KeyError, TypeError) as exc:
         sys.stdout.write(f"FAILED: {exc}\n")
         return 1
     sys.stdout.write(
         f"OK: {summary.events} events verified against {summary.checkpoints} signed checkpoints "
         f"({summary.full_ranges} complete ranges recomputed from prev_head to head); "
-        f"{summary.unsealed} events not sealed yet\n"
+        f"{summary.unsealed} events not sealed yet"
+        f"{', each carrying its valid MAC' if summary.macs_checked else ''}\n"
     )
     return 0
 

@@ -2,10 +2,12 @@
 
 Sealing only reads events and appends seals and checkpoints; writers never wait for it. Numbers are handed out
 under the category counter's row lock and commit in order, so the committed events of a category always form a
-contiguous prefix: the sealer takes everything after its last checkpoint and stops at the first gap it meets.
+contiguous prefix: the sealer takes everything after its last checkpoint, checked one by one (audit.integrity:
+issued by the counter, carrying the platform's MAC, not a copy), and stops before the first that fails, raising
+an integrity alert: a gap, a number the counter never issued, an event the platform did not write. Nothing that
+was forged before a seal is ever sealed as genuine.
 """
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,13 +16,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import chain, signing
+from audit.integrity import UnsealedEvents, integrity_alert
 from audit.models import AuditCheckpoint, AuditEvent, AuditSeal, AuditSequence
 from audit.services import audit_record
 from tenancy.context import current_organization_id
 from tenancy.models import Organization
 from workers.enqueue import enqueue_on_commit
-
-logger = logging.getLogger(__name__)
 
 # The event columns the chain covers; the organization enters as its public id (see event_document).
 EVENT_COLUMNS = tuple(field for field in chain.EVENT_FIELDS if field != "organization")
@@ -74,9 +75,7 @@ class SealResult:
 
 
 def _try_lock(organization_id: int, category: str) -> bool:
-    """One sealer per chain at a time; a second one skips instead of waiting (PostgreSQL only)."""
-    if connection.vendor != "postgresql":
-        return True
+    """One sealer per chain at a time; a second one skips instead of waiting."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_try_advisory_xact_lock(hashtext('audit.seal'), hashtext(%s))", [f"{organization_id}:{category}"]
@@ -86,15 +85,6 @@ def _try_lock(organization_id: int, category: str) -> bool:
 
 
 def _insert_seals(organization_id: int, category: str, seals: list[tuple[int, str]]) -> None:
-    if connection.vendor != "postgresql":
-        AuditSeal.objects.bulk_create(
-            [
-                AuditSeal(organization_id=organization_id, category=category, sequence=seq, event_hash=digest)
-                for seq, digest in seals
-            ],
-            batch_size=500,
-        )
-        return
     table = connection.ops.quote_name(AuditSeal._meta.db_table)
     with connection.cursor() as cursor:
         for start in range(0, len(seals), _READ_BATCH):
@@ -113,21 +103,16 @@ def _seal_category(organization: Organization, category: str, limit: int) -> int
         last = AuditCheckpoint.objects.filter(category=category).order_by("-last_sequence").first()
         prev_head = last.head if last else chain.GENESIS
         first = last.last_sequence + 1 if last else 1
-        head, expected, seals = prev_head, first, []
-        for row in events_from(category, first):
-            if row["sequence"] != expected:
-                logger.error(
-                    "audit.seal_gap",
-                    extra={"organization_id": organization.pk, "category": category, "missing_sequence": expected},
-                )
-                break
+        head, seals = prev_head, []
+        unsealed = UnsealedEvents(organization_id=organization.pk, category=category, first=first, limit=limit)
+        for row in unsealed:
             head = chain.event_hash(head, event_document(str(organization.uuid), row))
-            seals.append((expected, head))
-            expected += 1
-            if len(seals) >= limit:
-                break
+            seals.append((row["sequence"], head))
+        if unsealed.finding is not None:
+            integrity_alert(organization_id=organization.pk, finding=unsealed.finding, detected_by="sealer")
         if not seals:
             return 0
+        expected = seals[-1][0] + 1
         _insert_seals(organization.pk, category, seals)
         sealed_at = timezone.now()
         checkpoint: dict[str, Any] = {

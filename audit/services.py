@@ -9,10 +9,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
 from django.db.models import Model
 
 from audit.context import current_actor
+from audit.macs import event_mac_for
 from audit.models import AuditEvent, AuditSequence, AuditSubject, Outcome
 from tenancy.context import current_organization_id, organization_context
 from tenancy.db import prepared_cursor
@@ -59,20 +59,6 @@ def audit_recording_disabled_for_benchmark() -> Iterator[None]:
         _recording_disabled.reset(token)
 
 
-def _next_sequence(organization_id: int, category: str) -> int:
-    table = AuditSequence._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (organization_id, category, last_value) VALUES (%s, %s, 1) "  # noqa: S608
-            f"ON CONFLICT (organization_id, category) DO UPDATE SET last_value = {table}.last_value + 1 "
-            "RETURNING last_value",
-            [organization_id, category],
-        )
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 @dataclass(frozen=True)
 class Record:
     """One event to append, as audit_record() takes it; for audit_record_all()."""
@@ -103,42 +89,29 @@ def audit_record(
     event = _event(Record(action, target, target_type, target_id, outcome, changes, metadata))
     if _recording_disabled.get():
         return event
-    if connection.vendor == "postgresql":
-        _insert_numbered(event)
-    else:
-        with transaction.atomic():
-            event.sequence = _next_sequence(event.organization_id, event.category)
-            event.save(force_insert=True)
-            AuditSubject.objects.bulk_create(
-                AuditSubject(
-                    organization_id=event.organization_id,
-                    subject_id=subject,
-                    occurred_at=event.occurred_at,
-                    event=event,
-                )
-                for subject in subject_ids(event)
-            )
+    _insert_numbered(event)
     return event
 
 
 def audit_record_all(*records: Record) -> list[AuditEvent]:
-    """Append several events of different categories at once, in the caller's transaction: on PostgreSQL one
-    statement numbers and writes them all, so the counters' rows are locked for one round trip less."""
+    """Append several events of different categories at once, in the caller's transaction: one statement numbers
+    and writes them all, so the counters' rows are locked for one round trip less."""
     categories = [r.action.partition(".")[0] for r in records]
     if len(set(categories)) != len(categories):
         raise ValueError(f"audit_record_all takes one event per category, got {categories}")
-    if connection.vendor != "postgresql" or _recording_disabled.get():
-        return [audit_record(**vars(r)) for r in records]
     events = [_event(r) for r in records]
-    _insert_numbered_all(events)
+    if not _recording_disabled.get():
+        _insert_numbered_all(events)
     return events
 
 
-def _event(record: Record) -> AuditEvent:
+def _event(record: Record, organization_id: int | None = None) -> AuditEvent:
+    """The event as it stands now (actor, time), for the organization in context unless one is named."""
     category, _, verb = record.action.partition(".")
     if not category or not verb:
         raise ValueError(f"audit action must be 'category.verb', got {record.action!r}")
-    organization_id = current_organization_id()
+    if organization_id is None:
+        organization_id = current_organization_id()
     if _recording_disabled.get():
         return AuditEvent(organization_id=organization_id, action=record.action, category=category)
     target_type, target_id, target = record.target_type, record.target_id, record.target
@@ -178,21 +151,56 @@ def subject_ids(event: AuditEvent) -> list[str]:
 
 
 def _insert_numbered(event: AuditEvent) -> None:
-    """Number and insert one event and its subjects in one statement (PostgreSQL)."""
+    """Number and insert one event and its subjects in one statement."""
     _insert_numbered_all([event])
 
 
 # One row of the events to write, every value cast so that a NULL in any row still has its column's type.
 _GIVEN_ROW = (
     "(%s::int, %s::varchar, %s::timestamptz, %s::varchar, %s::varchar, %s::bigint, %s::varchar, %s::varchar,"
-    " %s::inet, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::jsonb, %s::jsonb)"
+    " %s::inet, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::jsonb, %s::jsonb, %s::varchar)"
 )
 
+# Put on the trail when a writer finds its number taken, or the sealer an event the platform did not write.
+INTEGRITY_ALERT = "audit.integrity_alert"
+# Rounds of renumbering before a write gives up: a second round is needed only if rows keep being forged ahead of
+# the counter while this transaction holds its lock.
+_RENUMBER_ROUNDS = 3
 
-def _insert_numbered_all(events: list[AuditEvent]) -> None:
-    """Number and insert events of distinct categories, with their subjects, in one statement (PostgreSQL): each
+
+def _insert_numbered_all(events: list[AuditEvent], *, alert: bool = True) -> None:
+    """Number and insert events of distinct categories, with their subjects and MACs, in one statement: each
     counter's row lock is taken and every table written in a single round trip, with no savepoint, inside the
-    caller's transaction. Counters are locked in category order, the same in every transaction."""
+    caller's transaction. Counters are locked in category order, the same in every transaction.
+
+    A number the counter gives out can be taken already only by a row written outside the platform (numbers are
+    handed out under the counter's lock, each with its event). Such a row must not turn every later write of its
+    category into a unique-violation error: the event insert skips a taken number (ON CONFLICT DO NOTHING), and
+    the events it could not place are numbered again past every row of their category, in the same transaction,
+    with an integrity alert. The forged row stays where it is, for the sealer to stop at and the verifiers to
+    name (audit.integrity). This costs nothing on the normal path: the conflict check is the unique index probe
+    the insert makes anyway.
+    """
+    pending = events
+    for _ in range(_RENUMBER_ROUNDS):
+        taken = _write_numbered(pending)
+        if not taken:
+            return
+        organization_id = pending[0].organization_id
+        for category, sequence in sorted(taken.items()):
+            logger.error(
+                "audit.sequence_taken",
+                extra={"organization_id": organization_id, "category": category, "sequence": sequence},
+            )
+        _counters_skip_taken(organization_id, sorted(taken))
+        pending = [event for event in pending if event.category in taken]
+        if alert:
+            _write_sequence_taken_alerts(organization_id, taken)
+    raise RuntimeError(f"audit numbers keep being taken by rows written outside the platform: {sorted(taken)}")
+
+
+def _write_numbered(events: list[AuditEvent]) -> dict[str, int]:
+    """One numbering statement; returns the numbers that were taken already, by category (nothing written)."""
     counters = AuditSequence._meta.db_table
     events_table = AuditEvent._meta.db_table
     subjects = AuditSubject._meta.db_table
@@ -201,6 +209,7 @@ def _insert_numbered_all(events: list[AuditEvent]) -> None:
     given: list[Any] = []
     named: list[Any] = []
     for ordinal, event in ordered:
+        event.mac = event_mac_for(event)
         given += [
             ordinal,
             event.category,
@@ -217,6 +226,7 @@ def _insert_numbered_all(events: list[AuditEvent]) -> None:
             event.target_id,
             json.dumps(event.changes),
             json.dumps(event.metadata),
+            event.mac,
         ]
         for subject in subject_ids(event):
             named += [ordinal, subject]
@@ -229,20 +239,22 @@ def _insert_numbered_all(events: list[AuditEvent]) -> None:
             f" ON CONFLICT (organization_id, category) DO UPDATE SET last_value = {counters}.last_value + 1"
             " RETURNING category, last_value),"
             " given (ordinal, category, occurred_at, action, outcome, actor_user_id, actor_label,"
-            " actor_token_prefix, ip, user_agent, request_id, target_type, target_id, changes, metadata) AS ("
+            " actor_token_prefix, ip, user_agent, request_id, target_type, target_id, changes, metadata, mac) AS ("
             f" VALUES {', '.join([_GIVEN_ROW] * len(ordered))}),"
             f" recorded AS (INSERT INTO {events_table} (organization_id, category, sequence, occurred_at, action,"
             " outcome, actor_user_id, actor_label, actor_token_prefix, ip, user_agent, request_id, target_type,"
-            " target_id, changes, metadata)"
+            " target_id, changes, metadata, mac)"
             " SELECT %s, g.category, n.last_value, g.occurred_at, g.action, g.outcome, g.actor_user_id,"
             " g.actor_label, g.actor_token_prefix, g.ip, g.user_agent, g.request_id, g.target_type, g.target_id,"
-            " g.changes, g.metadata FROM given g JOIN numbered n ON n.category = g.category"
+            " g.changes, g.metadata, g.mac FROM given g JOIN numbered n ON n.category = g.category"
+            # No conflict target: the skip must work whichever unique index a forger left in place.
+            " ON CONFLICT DO NOTHING"
             " RETURNING id, category, sequence, organization_id, occurred_at),"
             f" named AS (INSERT INTO {subjects} (organization_id, subject_id, occurred_at, event_id)"
             " SELECT r.organization_id, s.subject, r.occurred_at, r.id FROM recorded r"
             " JOIN given g ON g.category = r.category"
             f" JOIN (VALUES {subject_rows}) AS s (ordinal, subject) ON s.ordinal = g.ordinal)"
-            " SELECT category, id, sequence FROM recorded",
+            " SELECT n.category, r.id, n.last_value FROM numbered n LEFT JOIN recorded r ON r.category = n.category",
             [
                 *(value for _, event in ordered for value in (organization_id, event.category)),
                 *given,
@@ -250,10 +262,76 @@ def _insert_numbered_all(events: list[AuditEvent]) -> None:
                 *named,
             ],
         )
-        written = {category: (pk, sequence) for category, pk, sequence in cursor.fetchall()}
+        numbered = {category: (pk, sequence) for category, pk, sequence in cursor.fetchall()}
+    taken = {category: sequence for category, (pk, sequence) in numbered.items() if pk is None}
     for event in events:
-        event.pk, event.sequence = written[event.category]
-        event._state.adding = False
+        pk, sequence = numbered[event.category]
+        if pk is not None:
+            event.pk, event.sequence = pk, sequence
+            event._state.adding = False
+    return taken
+
+
+def _counters_skip_taken(organization_id: int, categories: list[str]) -> None:
+    """Move the counters past every row of their category, so that the next number is free whatever was forged
+    ahead of it (the counter rows are already locked by this transaction)."""
+    counters = AuditSequence._meta.db_table
+    events_table = AuditEvent._meta.db_table
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {counters} c SET last_value = GREATEST(c.last_value, ("  # noqa: S608 - our table names
+            f" SELECT max(e.sequence) FROM {events_table} e"
+            " WHERE e.organization_id = c.organization_id AND e.category = c.category))"
+            " WHERE c.organization_id = %s AND c.category = ANY(%s)",
+            [organization_id, categories],
+        )
+
+
+def _write_sequence_taken_alerts(organization_id: int, taken: dict[str, int]) -> None:
+    for category, sequence in sorted(taken.items()):
+        problem = (
+            f"Event {category} #{sequence} was in place before the platform numbered it: it was written outside the "
+            "platform. The event being recorded took the next free number."
+        )
+        alert = _event(
+            Record(
+                INTEGRITY_ALERT,
+                target_type="audit.event",
+                target_id=f"{category}:{sequence}",
+                outcome=Outcome.FAILURE,
+                metadata={"category": category, "sequence": sequence, "kind": "sequence_taken", "problem": problem},
+            ),
+            organization_id=organization_id,
+        )
+        # Not alerting about the alert: if its own number is taken, renumbering it is enough (the log has it).
+        _insert_numbered_all([alert], alert=False)
+
+
+# Refusals of the request being served, held until its transaction is over; None outside a request.
+_denied_pending: ContextVar[list[AuditEvent] | None] = ContextVar("audit_denied_pending", default=None)
+
+
+@contextmanager
+def audit_denied_after_request() -> Iterator[None]:
+    """Hold the refusals recorded inside the block and write them when it ends: around a request, once the
+    request's transaction is over, committed or rolled back (audit.middleware).
+
+    A refusal is the one thing a failed request must leave behind, yet everything it writes in the request's
+    transaction goes when that transaction is rolled back, and every error answer rolls it back
+    (tenancy.api.base.RequestTransactionMixin). Django has no "on rollback" hook, so the refusal is kept in
+    memory, built when it happens (who, when, from where), and written after the block in a transaction of its
+    own. The alternative, a second database connection with its own transaction, would cost every web process a
+    second connection, would have to set the tenant on it too, and could wait forever on a counter row the
+    request's own transaction had locked (an `access.*` event earlier in the same request).
+    """
+    pending: list[AuditEvent] = []
+    token = _denied_pending.set(pending)
+    try:
+        yield
+    finally:
+        _denied_pending.reset(token)
+        for event in pending:
+            _denied_write(event)
 
 
 def audit_record_denied(
@@ -264,12 +342,31 @@ def audit_record_denied(
     target_id: str = "",
     metadata: dict[str, Any] | None = None,
 ) -> None:
-    """Record a refused attempt in its own transaction, so that the refusal's rollback does not erase it."""
+    """Record a refused attempt in a transaction of its own, so that the refused request's rollback does not erase
+    it: within a request, after the request's transaction (audit_denied_after_request); elsewhere, at once."""
+    if _recording_disabled.get():
+        return
     try:
-        with organization_context(organization_id):
-            audit_record(
-                action=action, target_type=target_type, target_id=target_id, outcome=Outcome.DENIED, metadata=metadata
-            )
+        event = _event(
+            Record(action, target_type=target_type, target_id=target_id, outcome=Outcome.DENIED, metadata=metadata),
+            organization_id=organization_id,
+        )
+    except Exception:
+        logger.exception("audit.denied_not_recorded", extra={"action": action, "organization_id": organization_id})
+        return
+    pending = _denied_pending.get()
+    if pending is None:
+        _denied_write(event)
+    else:
+        pending.append(event)
+
+
+def _denied_write(event: AuditEvent) -> None:
+    try:
+        with organization_context(event.organization_id):
+            _insert_numbered(event)
     except Exception:
         # A failure to record a denial must not turn a 403/404 into a 500; the log still carries it.
-        logger.exception("audit.denied_not_recorded", extra={"action": action, "organization_id": organization_id})
+        logger.exception(
+            "audit.denied_not_recorded", extra={"action": event.action, "organization_id": event.organization_id}
+        )

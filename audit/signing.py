@@ -1,12 +1,14 @@
-"""The Ed25519 key that signs audit checkpoints: from settings, or generated once for the embedded default."""
+"""The keys of the audit trail, none of them in the database: the Ed25519 key that signs checkpoints (from
+settings, or generated once for the embedded default) and the per-organization keys that MAC each event."""
 
 import base64
 import functools
 import os
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -84,3 +86,34 @@ def trusted_public_keys() -> dict[str, bytes]:
 
 def sign(payload: bytes) -> str:
     return base64.b64encode(signing_key().sign(payload)).decode()
+
+
+# --- event MACs ---
+
+_MAC_SALT = b"annotate.audit-event-mac"
+
+
+@functools.cache
+def _event_mac_master() -> bytes:
+    """AUDIT_EVENT_MAC_KEY when set; otherwise the signing key's seed, so that no second secret has to be kept."""
+    configured = str(getattr(settings, "AUDIT_EVENT_MAC_KEY", "") or "").strip()
+    if not configured:
+        return signing_key().private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+    try:
+        master = base64.b64decode(configured, validate=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured("AUDIT_EVENT_MAC_KEY must be the base64 of at least 32 random bytes.") from exc
+    if len(master) < 32:
+        raise ImproperlyConfigured("AUDIT_EVENT_MAC_KEY must be the base64 of at least 32 random bytes.")
+    return master
+
+
+@functools.lru_cache(maxsize=4096)
+def event_mac_key(organization_id: int) -> bytes:
+    """The key that MACs the events of one organization (HKDF-SHA256 of the master): one organization's key, handed
+    to its auditor for offline checks, says nothing about another's."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=_MAC_SALT, info=f"organization:{organization_id}".encode()
+    ).derive(_event_mac_master())

@@ -7,9 +7,10 @@ sent again on restart (duplicates possible, never a gap). Sequences of a categor
 after the cursor" is always a contiguous run. Receivers deduplicate by `event_id`, which is stable across resends.
 
 Destinations are vetted by tenancy.outbound on every delivery (and when configured), never trusted from storage.
+An HTTP destination's bearer token is sent in clear by its owner and stored sealed for that organization alone
+(tenancy.stored_secrets): readers see `token_set`, and no client can hand a sealed value back.
 """
 
-import base64
 import json
 import logging
 import re
@@ -17,9 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -27,7 +25,7 @@ from audit.models import AuditEvent, AuditSequence, AuditStreamCursor
 from audit.sealing import EVENT_COLUMNS, event_document
 from audit.services import audit_record
 from audit.verification import expired_through
-from tenancy import outbound
+from tenancy import outbound, stored_secrets
 from tenancy.context import organization_context
 from tenancy.errors import FieldError, InvalidInput, NotAllowed
 from tenancy.models import Membership, Organization, Role
@@ -73,26 +71,27 @@ class Destination:
     tls: bool = False
 
 
-def _token_cipher() -> Fernet:
-    # A key of its own, derived from SECRET_KEY: the organization's settings (readable by its members through the
-    # API) only ever hold the token encrypted.
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"annotate.audit-stream-token").derive(
-        settings.SECRET_KEY.encode()
+def _seal_token(token: str, organization_id: int) -> str:
+    return stored_secrets.seal(
+        token, organization_id=organization_id, purpose=stored_secrets.PURPOSE_AUDIT_STREAM_TOKEN
     )
-    return Fernet(base64.urlsafe_b64encode(key))
 
 
-def _seal_token(token: str) -> str:
-    return _token_cipher().encrypt(token.encode()).decode()
+def _unseal_token(sealed: str, organization_id: int) -> str:
+    # Unreadable (another organization's, or SECRET_KEY rotated with no fallback): stream without the header
+    # rather than not at all; the receiver will say 401, and the log says why.
+    return stored_secrets.unseal_or_empty(
+        sealed, organization_id=organization_id, purpose=stored_secrets.PURPOSE_AUDIT_STREAM_TOKEN
+    )
 
 
-def _unseal_token(sealed: str) -> str:
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
     try:
-        return _token_cipher().decrypt(sealed.encode()).decode()
-    except InvalidToken:
-        # SECRET_KEY rotated: stream without the header rather than not at all; the receiver will say 401.
-        logger.warning("audit.stream_token_unreadable")
-        return ""
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme, (parts.hostname or "").lower(), port or (443 if parts.scheme == "https" else 80)
 
 
 def _invalid(field_name: str, message: str) -> InvalidInput:
@@ -120,8 +119,14 @@ def default_destination() -> Destination | None:
     return Destination(kind="http", url=url, token=default_token())
 
 
-def audit_stream_config_clean(raw: Any) -> dict[str, Any] | None:
-    """Validate an organization's stream configuration and return it as stored (a plain token gets encrypted).
+def audit_stream_config_clean(
+    raw: Any, *, organization: Organization, current: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Validate an organization's stream configuration and return it as stored (a plain token gets sealed).
+
+    The token is write-only: a string sets it, null removes it, and without one (or with `token_set`, as read) the
+    stored token stays, as long as the URL keeps its origin: a secret meant for one receiver never follows the stream
+    to another (as tenancy.outbound drops credentials on a cross-origin redirect). A sealed value is never taken.
 
     The destination is resolved and vetted now, so a refused address is a 400 at configuration time; delivery vets
     it again each time, since DNS answers change.
@@ -134,7 +139,7 @@ def audit_stream_config_clean(raw: Any) -> dict[str, Any] | None:
     if kind not in KINDS:
         raise _invalid("kind", "Must be 'http' or 'syslog'.")
     known = {"kind", "enabled"} | (
-        {"url", "token", "token_sealed"} if kind == "http" else {"host", "port", "framing", "tls"}
+        {"url", "token", "token_set"} if kind == "http" else {"host", "port", "framing", "tls"}
     )
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -151,15 +156,8 @@ def audit_stream_config_clean(raw: Any) -> dict[str, Any] | None:
             target = outbound._parse(url)
             outbound.resolve(target.host, target.port)
             cleaned["url"] = url
-            token, sealed = raw.get("token"), raw.get("token_sealed")
-            if token is not None:
-                if not isinstance(token, str) or not token or len(token) > 4096:
-                    raise _invalid("token", "Must be a non-empty string.")
-                cleaned["token_sealed"] = _seal_token(token)
-            elif sealed is not None:
-                if not isinstance(sealed, str):
-                    raise _invalid("token_sealed", "Must be a string.")
-                cleaned["token_sealed"] = sealed  # the stored value echoed back unchanged
+            # Stored even when empty, so that readers always see `token_set` for an HTTP destination.
+            cleaned["token_sealed"] = _token_kept_or_new(raw, url, organization, current)
         else:
             host, port = raw.get("host"), raw.get("port")
             if not isinstance(host, str) or not host or len(host) > 253:
@@ -179,6 +177,32 @@ def audit_stream_config_clean(raw: Any) -> dict[str, Any] | None:
     return cleaned
 
 
+def _token_kept_or_new(
+    raw: dict[str, Any], url: str, organization: Organization, current: dict[str, Any] | None
+) -> str:
+    """The sealed token to store with an HTTP destination: a new one, the current one, or '' for none."""
+    if "token" in raw:
+        token = raw["token"]
+        if token is None:
+            return ""
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise _invalid("token", "Must be a non-empty string, or null to stream without one.")
+        return _seal_token(token, organization.pk)
+    shown = raw.get("token_set")
+    if shown is not None and not isinstance(shown, bool):
+        raise _invalid("token_set", "Must be true or false (it is read-only: send `token` to change the token).")
+    stored: dict[str, Any] = current if isinstance(current, dict) and current.get("kind") == "http" else {}
+    kept = str(stored.get("token_sealed") or "")
+    if shown is False or not kept:
+        return ""
+    if _origin(str(stored.get("url", ""))) != _origin(url):
+        raise _invalid(
+            "token",
+            "The token never follows the stream to another origin: send it again, or null to stream without one.",
+        )
+    return kept
+
+
 def destination_for(organization: Organization) -> Destination | None:
     """The organization's own destination, else the operator's default; None when nothing is configured."""
     config = (organization.settings or {}).get(CONFIG_KEY)
@@ -186,9 +210,9 @@ def destination_for(organization: Organization) -> Destination | None:
         if not config.get("enabled", True):
             return None
         if config.get("kind") == "http":
-            sealed = config.get("token_sealed")
+            sealed = str(config.get("token_sealed") or "")
             return Destination(
-                kind="http", url=str(config.get("url", "")), token=_unseal_token(sealed) if sealed else ""
+                kind="http", url=str(config.get("url", "")), token=_unseal_token(sealed, organization.pk)
             )
         if config.get("kind") == "syslog":
             return Destination(
@@ -207,8 +231,8 @@ def audit_stream_configure(
     """Set (or, with None, remove) where the organization's audit trail is streamed. Owners only."""
     if actor.role_enum != Role.OWNER:
         raise NotAllowed("Only owners may change where the audit trail is streamed.")
-    cleaned = audit_stream_config_clean(config)
     before = (organization.settings or {}).get(CONFIG_KEY)
+    cleaned = audit_stream_config_clean(config, organization=organization, current=before)
     new_settings = {k: v for k, v in (organization.settings or {}).items() if k != CONFIG_KEY}
     if cleaned is not None:
         new_settings[CONFIG_KEY] = cleaned
@@ -287,16 +311,13 @@ class StreamResult:
 def stream_cursor_lock(organization_id: int, category: str) -> AuditStreamCursor | None:
     """The category's cursor, row-locked until the batch's transaction ends; None if another streamer has it."""
     table = AuditStreamCursor._meta.db_table
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (organization_id, category, last_sequence, updated_at) "  # noqa: S608
-                "VALUES (%s, %s, 0, now()) ON CONFLICT (organization_id, category) DO NOTHING",
-                [organization_id, category],
-            )
-        return AuditStreamCursor.objects.select_for_update(skip_locked=True).filter(category=category).first()
-    row, _ = AuditStreamCursor.objects.get_or_create(category=category)
-    return row
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (organization_id, category, last_sequence, updated_at) "  # noqa: S608
+            "VALUES (%s, %s, 0, now()) ON CONFLICT (organization_id, category) DO NOTHING",
+            [organization_id, category],
+        )
+    return AuditStreamCursor.objects.select_for_update(skip_locked=True).filter(category=category).first()
 
 
 def _stream_batch(organization: Organization, category: str, destination: Destination, limit: int) -> int:

@@ -35,15 +35,24 @@ def setup_django(database: str) -> None:
 
 
 def prepare_database(database: str) -> None:
-    """A fresh database every run: numbers never depend on what an earlier run or schema left behind."""
+    """A fresh database every run: numbers never depend on what an earlier run or schema left behind. Made by the
+    deployment's own roles script and migrated as its owner role, like the suite's and production's."""
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
+    from psycopg.conninfo import make_conninfo
 
+    from config.database import DatabaseRoles, connection_as, database_drop, database_provision
+
+    s = connection.settings_dict
+    admin = make_conninfo(host=s["HOST"], port=s["PORT"] or None, user=s["USER"], password=s["PASSWORD"] or None)
+    admin = make_conninfo(admin, dbname="postgres")
     connection.close()
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(database)} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(database)}")
-    call_command("migrate", verbosity=0)
+    database_drop(admin, database)
+    roles = DatabaseRoles(name=database, owner=settings.DATABASE_OWNER_ROLE, app=settings.DATABASE_APP_ROLE)
+    database_provision(admin, roles)
+    with connection_as(s, roles.owner, connection.close):
+        call_command("migrate", verbosity=0)
 
 
 def become_app_role() -> None:

@@ -73,24 +73,6 @@ class Scenario:
     fill_seconds: float
 
 
-def ensure_app_role() -> None:
-    """The app role logs in (gunicorn connects as it); created as the deployment creates it when missing."""
-    from django.conf import settings
-    from django.db import connection
-
-    role = settings.DATABASE_APP_ROLE
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", [role])
-        row = cursor.fetchone()
-        if row is None:
-            cursor.execute(
-                f"CREATE ROLE {connection.ops.quote_name(role)} "
-                "LOGIN NOSUPERUSER NOINHERIT NOBYPASSRLS NOCREATEDB NOCREATEROLE"
-            )
-        elif not row[0]:
-            raise SystemExit(f"The role {role} exists but cannot log in; the web server connects as it.")
-
-
 def keep_dispatch_messages_in_process() -> None:
     """The submits counted in this process must not dispatch (the suite's settings run tasks eagerly, which would
     queue work for the annotators before the run) nor leave messages in a shared broker."""
@@ -238,6 +220,7 @@ def start_server(*, database: str, workers: int, threads: int, clients: int, red
         "DJANGO_SECURE_PROXY_SSL_HEADER": "true",
         "DATABASE_URL": app_database_url(database),
         "AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "EMAIL_URL": "smtp://127.0.0.1:25",  # required by production; the benchmark sends no mail
         "REDIS_URL": redis_url,
         # The dispatch nudges a submit sends (one per project every few seconds) stay in the process: no worker
         # runs here, and nothing is left behind in a shared broker.
@@ -804,7 +787,6 @@ def main(argv: list[str] | None = None) -> int:
     setup_django(args.database)
     keep_dispatch_messages_in_process()
     prepare_database(args.database)
-    ensure_app_role()
     become_app_role()
     rows = []
     for tasks in sizes:

@@ -25,3 +25,10 @@ urlpatterns = [
     path("", include("projects.ui_urls")),
     path("", include("annotation.ui_urls")),
 ]
+
+# Under /api/ Django's own errors (no route, a host not served, an exception no view handled) answer in the API's
+# JSON error shape; the web pages keep Django's HTML ones.
+handler400 = "tenancy.api.exceptions.bad_request"
+handler403 = "tenancy.api.exceptions.permission_denied"
+handler404 = "tenancy.api.exceptions.not_found"
+handler500 = "tenancy.api.exceptions.server_error"

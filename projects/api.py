@@ -8,14 +8,16 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import ListSerializer
 
 from audit.services import audit_record
-from projects import selectors, services
+from projects import config, selectors, services
 from projects import serializers as s
 from projects.filters import TaskFilter
 from projects.label_schema import label_studio_to_schema
 from projects.models import LabelSchemaVersion, Project, Task
 from tenancy.api.base import OrganizationAPIView
+from tenancy.api.schema import error_response
 from tenancy.models import Role
 
 
@@ -39,6 +41,7 @@ class ProjectListView(ListModelMixin, ProjectAccessMixin):
     def get_serializer_class(self) -> type[Any]:
         return self.project_serializer_class()
 
+    @extend_schema(responses=s.PROJECT_FOR_ROLE)
     def get(self, request: Request) -> Response:
         return self.list(request)
 
@@ -56,10 +59,17 @@ class ProjectDetailView(ProjectAccessMixin):
     serializer_class = s.ProjectSerializer
     required_roles: ClassVar[dict[str, Role]] = {"PATCH": Role.MANAGER, "DELETE": Role.ADMIN}
 
+    @extend_schema(responses=s.PROJECT_FOR_ROLE)
     def get(self, request: Request, project_id: str) -> Response:
         return Response(self.project_serializer_class()(self.get_project(project_id)).data)
 
-    @extend_schema(request=s.ProjectSerializer, responses=s.ProjectSerializer)
+    @extend_schema(
+        request=s.ProjectSerializer,
+        responses={
+            200: s.ProjectSerializer,
+            409: error_response("The new label schema would orphan annotations: ask for new_schema_version."),
+        },
+    )
     def patch(self, request: Request, project_id: str) -> Response:
         project = self.get_project(project_id)
         serializer = s.ProjectSerializer(project, data=request.data, partial=True)
@@ -104,7 +114,7 @@ class TaskListView(ListModelMixin, ProjectAccessMixin):
         return response
 
     @extend_schema(
-        request=s.TaskInputSerializer(many=True),
+        request=ListSerializer(child=s.TaskInputSerializer(), min_length=1, max_length=config.bulk_max_tasks()),
         responses={201: s.TaskBulkResultSerializer, 200: s.TaskBulkResultSerializer},
     )
     def post(self, request: Request, project_id: str) -> Response:

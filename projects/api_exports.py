@@ -3,8 +3,7 @@ annotator holding a task's lease)."""
 
 from typing import Any, ClassVar
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.mixins import ListModelMixin
@@ -17,10 +16,18 @@ from projects import serializers_exports as s
 from projects.exports.filters import export_filters_clean
 from projects.exports.selectors import export_list
 from projects.exports.services import export_create, export_download
-from projects.media import MediaTooLarge, SignedMedia, held_assignment, media_upload, media_url_for_assignment
+from projects.media import (
+    ALLOWED_TYPES,
+    MediaTooLarge,
+    SignedMedia,
+    held_assignment,
+    media_upload,
+    media_url_for_assignment,
+)
 from projects.models import ExportJob, StorageConnection
 from projects.selectors import project_list
 from tenancy.api.base import OrganizationAPIView
+from tenancy.api.schema import error_response
 from tenancy.errors import FieldError, InvalidInput
 from tenancy.models import Role
 
@@ -49,7 +56,10 @@ def signed_media_response(request: Request, signed: SignedMedia | None) -> Respo
 
 
 MEDIA_FIELD_PARAMETER = OpenApiParameter(
-    "field", OpenApiTypes.STR, required=True, description="The task data key naming the file."
+    "field",
+    {"type": "string", "minLength": 1, "maxLength": FIELD_MAX},
+    required=True,
+    description="The task data key naming the file.",
 )
 
 
@@ -107,7 +117,7 @@ class ExportDownloadView(OrganizationAPIView):
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER}
 
     @extend_schema(
-        responses=s.SignedUrlSerializer,
+        responses={200: s.SignedUrlSerializer, 409: error_response("The export has not succeeded (yet).")},
         description="A signed URL of the export's file, valid for at most 5 minutes (409 until it has succeeded). "
         "The URL supports HTTP Range requests, so an interrupted download resumes.",
     )
@@ -123,7 +133,14 @@ class ProjectMediaView(OrganizationAPIView):
     parser_classes = [MultiPartParser]
     required_roles: ClassVar[dict[str, Role]] = {"POST": Role.MANAGER}
 
-    @extend_schema(request={"multipart/form-data": s.MediaUploadSerializer}, responses={201: s.MediaObjectSerializer})
+    @extend_schema(
+        request={
+            "multipart/form-data": OpenApiRequest(
+                s.MediaUploadSerializer, encoding={"file": {"contentType": ", ".join(ALLOWED_TYPES)}}
+            )
+        },
+        responses={201: s.MediaObjectSerializer},
+    )
     def post(self, request: Request, project_id: str) -> Response:
         project = self.get_by_uuid(project_list(), project_id)
         limit = config.media_max_bytes()

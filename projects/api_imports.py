@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from projects import config
 from projects import serializers_imports as s
 from projects.imports import selectors
-from projects.imports.services import import_cancel, import_create_s3, import_create_upload, import_format_from_name
+from projects.imports.services import import_cancel, import_create_s3, import_create_upload, import_upload_format
 from projects.models import ImportJob, StorageConnection
 from projects.selectors import project_list
 from projects.storage_connections import (
@@ -25,10 +25,12 @@ from projects.storage_connections import (
 )
 from tenancy.api.base import OrganizationAPIView
 from tenancy.api.parsers import RequestTooLarge, StrictJSONParser
+from tenancy.api.schema import error_response
 from tenancy.api.strict import EmptySerializer
 from tenancy.errors import FieldError, InvalidInput
 from tenancy.models import Role
 
+_NAME_TAKEN = "Another storage connection of the organization has this name."
 # Room for the multipart envelope (boundaries, part headers, the small fields) around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -87,9 +89,7 @@ class ProjectImportListView(ListModelMixin, OrganizationAPIView):
             upload_body.is_valid(raise_exception=True)
             data = upload_body.validated_data
             upload = data["file"]
-            fmt = data.get("format") or import_format_from_name(upload.name or "")
-            if fmt is None:
-                raise _invalid("format", "Name the format (jsonl, json or csv); the file name does not say it.")
+            fmt = import_upload_format(filename=upload.name or "", given=data.get("format"))
             job = import_create_upload(
                 actor=self.membership,
                 project=project,
@@ -134,7 +134,10 @@ class ImportCancelView(OrganizationAPIView):
     serializer_class = EmptySerializer
     required_roles: ClassVar[dict[str, Role]] = {"POST": Role.MANAGER}
 
-    @extend_schema(request=EmptySerializer, responses=s.ImportJobSerializer)
+    @extend_schema(
+        request=EmptySerializer,
+        responses={200: s.ImportJobSerializer, 409: error_response("The import has ended already.")},
+    )
     def post(self, request: Request, import_id: str) -> Response:
         job = self.get_by_uuid(selectors.import_all(), import_id)
         EmptySerializer(data=request.data or {}).is_valid(raise_exception=True)
@@ -156,7 +159,10 @@ class StorageConnectionListView(ListModelMixin, OrganizationAPIView):
     def get(self, request: Request) -> Response:
         return self.list(request)
 
-    @extend_schema(request=s.StorageConnectionSerializer, responses={201: s.StorageConnectionSerializer})
+    @extend_schema(
+        request=s.StorageConnectionSerializer,
+        responses={201: s.StorageConnectionSerializer, 409: error_response(_NAME_TAKEN)},
+    )
     def post(self, request: Request) -> Response:
         body = s.StorageConnectionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -174,7 +180,10 @@ class StorageConnectionDetailView(OrganizationAPIView):
     def get(self, request: Request, connection_id: str) -> Response:
         return Response(s.StorageConnectionSerializer(self._connection(connection_id)).data)
 
-    @extend_schema(request=s.StorageConnectionSerializer, responses=s.StorageConnectionSerializer)
+    @extend_schema(
+        request=s.StorageConnectionSerializer,
+        responses={200: s.StorageConnectionSerializer, 409: error_response(_NAME_TAKEN)},
+    )
     def patch(self, request: Request, connection_id: str) -> Response:
         connection = self._connection(connection_id)
         body = s.StorageConnectionSerializer(connection, data=request.data, partial=True)
@@ -182,6 +191,7 @@ class StorageConnectionDetailView(OrganizationAPIView):
         connection = storage_connection_update(actor=self.membership, connection=connection, **body.validated_data)
         return Response(s.StorageConnectionSerializer(connection).data)
 
+    @extend_schema(responses={204: None, 409: error_response("Import or export jobs refer to the connection.")})
     def delete(self, request: Request, connection_id: str) -> Response:
         storage_connection_delete(actor=self.membership, connection=self._connection(connection_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

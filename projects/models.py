@@ -146,7 +146,7 @@ class LabelSchemaVersion(TenantModel):
 class StorageConnection(TenantModel):
     """An S3 (or S3-compatible) location of the organization's: a source of imports, a target of exports.
 
-    The secret key is stored encrypted (Fernet, key derived from the platform's secret); the endpoint is reached
+    The secret key is stored sealed and bound to the organization (tenancy.stored_secrets); the endpoint is reached
     only through the SSRF-safe client rules, so it can never point at loopback, private or metadata addresses.
     """
 
@@ -211,6 +211,10 @@ class ImportJob(TenantModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The worker running the job and until when it holds it (projects.job_leases): a message delivered again
+    # while that worker lives leaves the job to it.
+    lease_holder = models.CharField(max_length=128, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["project", "id"], name="import_project_id")]
@@ -250,6 +254,9 @@ class ExportJob(TenantModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # As on ImportJob: the worker running the job, and until when it holds it.
+    lease_holder = models.CharField(max_length=128, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["project", "id"], name="export_project_id")]
@@ -293,8 +300,8 @@ class ImportRow(TenantOwned):
     # one lookup per row and reference at commit, would cost more than writing the rows. Both are the running
     # job's (the runner writes them from the locked job), and the job's rows go with it (Django's cascade, and
     # the job's end). The one index serves every statement of the staging table: they all pick one job's rows,
-    # and the merge reads them in file order. On PostgreSQL the table is unlogged (migration 0007): a crash
-    # empties it, and the runner, which counts the staged rows in the job's checkpoint, starts such a job over.
+    # and the merge reads them in file order. The table is unlogged (migration 0007): a crash empties it, and
+    # the runner, which counts the staged rows in the job's checkpoint, starts such a job over.
     organization = models.ForeignKey(
         "tenancy.Organization",
         on_delete=models.PROTECT,

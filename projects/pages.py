@@ -4,7 +4,8 @@ Each page reads through the selectors and writes through the services (which rec
 posts back to its page and is redirected after success, so a reload never repeats a change."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.db.models import Count, F, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation import selectors as annotation_selectors
@@ -23,14 +25,18 @@ from projects.exports.filters import export_filters_clean
 from projects.exports.selectors import export_list
 from projects.exports.services import export_create, export_download
 from projects.forms import ExportForm, ImportForm, ProjectSchemaForm, ProjectSettingsForm
+from projects.imports.runner import import_progress
 from projects.imports.selectors import import_list
-from projects.models import Project
-from projects.selectors import project_list, task_list
+from projects.models import ExportJob, ImportJob, JobState, Project
+from projects.selectors import project_has_label_fields, project_list, task_list
 from tenancy.errors import DomainError
 from tenancy.models import Membership, Role
 from tenancy.views import action_run, form_save, role_page
 
 RECENT_JOBS = 20
+# A job still pending this long after it was created is shown as waiting for a worker: the usual cause is that no
+# worker runs, and a page that only says "pending" leaves the newcomer waiting forever.
+UNCLAIMED_AFTER = timedelta(minutes=1)
 
 
 def project_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -59,6 +65,23 @@ def _url(name: str, project: Project) -> str:
     return reverse(name, args=[project.uuid])
 
 
+def _is_htmx(request: HttpRequest) -> bool:
+    """A history table asking for itself again (htmx sets this header); it gets the fragment alone, so that it
+    never renders, and thereby consumes, the messages meant for the next full page."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _job_rows(jobs: Sequence[ImportJob | ExportJob]) -> tuple[list[dict[str, Any]], int]:
+    """Each job with what its row shows beyond the model, and how many still run (the table follows them)."""
+    now = timezone.now()
+    rows = [
+        {"job": job, "waiting": job.state == JobState.PENDING and now - job.created_at > UNCLAIMED_AFTER}
+        for job in jobs
+    ]
+    running = sum(job.state in (JobState.PENDING, JobState.RUNNING) for job in jobs)
+    return rows, running
+
+
 @require_GET
 @project_page
 def project_overview(request: HttpRequest, membership: Membership, project: Project) -> HttpResponse:
@@ -78,6 +101,7 @@ def project_overview(request: HttpRequest, membership: Membership, project: Proj
         live=live,
         imports=list(import_list(project=project).order_by("-id")[:3]),
         exports=list(export_list(project=project).order_by("-id")[:3]),
+        has_fields=project_has_label_fields(project=project),
     )
 
 
@@ -101,7 +125,15 @@ def _project_form_page(
         )
         if saved is not None:
             return saved
-    return _render(request, membership, project, template, form=form, status=400 if form.errors else 200)
+    return _render(
+        request,
+        membership,
+        project,
+        template,
+        form=form,
+        has_fields=project_has_label_fields(project=project),
+        status=400 if form.errors else 200,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -132,9 +164,16 @@ def project_schema(request: HttpRequest, membership: Membership, project: Projec
 @require_GET
 @project_page
 def project_import(request: HttpRequest, membership: Membership, project: Project) -> HttpResponse:
-    """Upload a dataset: the page's script sends it to the import API and follows the job to its end."""
-    jobs = list(import_list(project=project).order_by("-id")[:RECENT_JOBS])
-    return _render(request, membership, project, "import.html", form=ImportForm(), jobs=jobs)
+    """Upload a dataset: the page's script sends it to the import API and follows the job to its end; the history
+    below follows every running import, however it was started."""
+    rows, running = _job_rows(list(import_list(project=project).order_by("-id")[:RECENT_JOBS]))
+    for row in rows:
+        if row["job"].state == JobState.RUNNING:
+            row["percent"] = round(import_progress(row["job"]) * 100)
+    history = {"rows": rows, "running": running, "following": running > 0}
+    if _is_htmx(request):
+        return _render(request, membership, project, "_import_history.html", **history)
+    return _render(request, membership, project, "import.html", form=ImportForm(), **history)
 
 
 @require_GET
@@ -216,7 +255,8 @@ def project_quality(request: HttpRequest, membership: Membership, project: Proje
 @require_http_methods(["GET", "POST"])
 @project_page
 def project_exports(request: HttpRequest, membership: Membership, project: Project) -> HttpResponse:
-    """Start an export with a format and filters; see each one's state, and download it once it succeeded."""
+    """Start an export with a format and filters; follow each one to its end (and why it failed, if it did), and
+    download it once it succeeded."""
     form = ExportForm(request.POST or None)
     if request.method == "POST":
         saved = form_save(
@@ -233,10 +273,14 @@ def project_exports(request: HttpRequest, membership: Membership, project: Proje
         )
         if saved is not None:
             return saved
-    jobs = list(export_list(project=project).order_by("-id")[:RECENT_JOBS])
-    rows = [{"job": job, "filters": _filter_labels(job.filters)} for job in jobs]
+    rows, running = _job_rows(list(export_list(project=project).order_by("-id")[:RECENT_JOBS]))
+    for row in rows:
+        row["filters"] = _filter_labels(row["job"].filters)
+    history = {"rows": rows, "running": running, "following": running > 0}
+    if _is_htmx(request) and request.method == "GET":
+        return _render(request, membership, project, "_export_history.html", **history)
     return _render(
-        request, membership, project, "exports.html", form=form, rows=rows, status=400 if form.errors else 200
+        request, membership, project, "exports.html", form=form, **history, status=400 if form.errors else 200
     )
 
 

@@ -16,3 +16,9 @@ def task_list(*, project: Project) -> QuerySet[Task]:
 def schema_version_list(*, project: Project) -> "QuerySet[LabelSchemaVersion]":
     """The project's label schema versions, oldest first."""
     return LabelSchemaVersion.objects.filter(project=project).order_by("id")
+
+
+def project_has_label_fields(*, project: Project) -> bool:
+    """Whether annotators have anything to answer: a project is created without fields, and until its schema
+    names one, the labelling page and the routing have nothing to offer (the pages then point to the schema)."""
+    return bool((project.label_schema or {}).get("fields"))

@@ -2,11 +2,12 @@
 
 from typing import Any
 
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from projects import config
 from projects.models import LabelSchemaVersion, Project, Task
-from tenancy.api.strict import StrictModelSerializer, StrictSerializer
+from tenancy.api.strict import ExactResponseMixin, StrictModelSerializer, StrictSerializer
 
 
 class ProjectSerializer(StrictModelSerializer):
@@ -72,7 +73,7 @@ class ProjectSerializer(StrictModelSerializer):
         read_only_fields = ["id", "guidelines_version", "schema_version", "created_at", "updated_at"]
 
 
-class ProjectBriefSerializer(serializers.ModelSerializer[Project]):
+class ProjectBriefSerializer(ExactResponseMixin, serializers.ModelSerializer[Project]):
     """What annotators and reviewers see: the codename instead of the name, and what they need to label."""
 
     id = serializers.UUIDField(source="uuid", read_only=True)
@@ -84,6 +85,15 @@ class ProjectBriefSerializer(serializers.ModelSerializer[Project]):
         read_only_fields = fields
 
 
+# What GET on a project answers: the whole project to managers and above, the brief to everyone else. The brief's
+# schema is closed, so exactly one of the two matches any answer.
+PROJECT_FOR_ROLE = PolymorphicProxySerializer(
+    component_name="ProjectForRole",
+    serializers=[ProjectSerializer, ProjectBriefSerializer],
+    resource_type_field_name=None,
+)
+
+
 class TaskSerializer(serializers.ModelSerializer[Task]):
     id = serializers.UUIDField(source="uuid", read_only=True)
 
@@ -93,8 +103,16 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
         read_only_fields = fields
 
 
-class TaskInputSerializer(serializers.Serializer[Any]):
-    """Documents one bulk item; the service validates all items in one pass and reports each by index."""
+@extend_schema_field({"type": "object", "minProperties": 1, "additionalProperties": True})
+class TaskDataField(serializers.DictField):
+    pass
+
+
+class TaskInputSerializer(StrictSerializer):
+    """Documents one bulk item; the service validates all items in one pass and reports each by index.
+
+    Strict like the service (projects.services._TASK_KEYS), so the schema says an unknown key is refused.
+    """
 
     external_id = serializers.CharField(
         max_length=config.EXTERNAL_ID_MAX_LENGTH,
@@ -102,8 +120,22 @@ class TaskInputSerializer(serializers.Serializer[Any]):
         help_text="Your key for the item; re-sending it creates nothing twice.",
     )
     # A declared field named `data` shadows Serializer.data only in the stubs; DRF keeps fields apart.
-    data = serializers.DictField()  # type: ignore[assignment]
-    priority = serializers.IntegerField(required=False, default=0)
+    data = TaskDataField(help_text="What the label schema's fields read; not empty.")  # type: ignore[assignment]
+    priority = serializers.IntegerField(
+        required=False, default=0, min_value=config.PRIORITY_RANGE[0], max_value=config.PRIORITY_RANGE[1]
+    )
+    required_skills = serializers.DictField(
+        child=serializers.IntegerField(min_value=1, max_value=5),
+        required=False,
+        help_text="Overrides the project's: skill name -> least level.",
+    )
+    language = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    gold_answer = serializers.DictField(
+        required=False, allow_null=True, help_text="Makes the task a gold task: the answer it is scored against."
+    )
+    qualification = serializers.BooleanField(
+        required=False, default=False, help_text="Part of the qualification set (needs a gold_answer)."
+    )
 
 
 class TaskCreatedSerializer(serializers.Serializer[Any]):

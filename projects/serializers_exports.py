@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from projects.exports.filters import RANKING_PAIRS, STATUSES
+from projects.media import ALLOWED_TYPES
 from projects.models import ExportFormat, ExportJob, MediaObject
 from tenancy.api.strict import StrictSerializer
 
@@ -70,12 +71,17 @@ class SignedUrlSerializer(serializers.Serializer[Any]):
     expires_at = serializers.DateTimeField()
 
 
-class MediaUploadSerializer(serializers.Serializer[Any]):
+class MediaUploadSerializer(StrictSerializer):
+    """multipart/form-data: the file, and nothing else (the view refuses any other part)."""
+
     file = serializers.FileField(write_only=True, help_text="Image, PDF, plain text or audio; sniffed by content.")
 
 
 class MediaObjectSerializer(serializers.ModelSerializer[MediaObject]):
     id = serializers.UUIDField(source="uuid", read_only=True)
+    content_type = serializers.ChoiceField(
+        choices=list(ALLOWED_TYPES), read_only=True, help_text="What the file's first bytes say it is."
+    )
 
     class Meta:
         model = MediaObject

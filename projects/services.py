@@ -293,35 +293,11 @@ def _clean_task_items(items: Sequence[Any], schema: LabelSchema | None = None) -
 _INSERT_BATCH = 5000
 
 
-def task_from_row(project: Project, row: Any, **fields: Any) -> Task:
-    """An unsaved task of `project` from a checked row (a TaskInput, or an import's staged row: same attributes)."""
-    return Task(
-        organization_id=project.organization_id,
-        project=project,
-        external_id=row.external_id,
-        data=row.data,
-        priority=row.priority,
-        overlap=project.overlap,
-        required_skills=row.required_skills,
-        language=row.language,
-        is_gold=row.gold_answer is not None,
-        qualification=row.qualification,
-        gold_answer=row.gold_answer,
-        **fields,
-    )
-
-
 def _insert_tasks(project: Project, tasks: list[TaskInput]) -> list[CreatedTask]:
-    """Insert many tasks fast. On PostgreSQL, one INSERT ... SELECT FROM unnest(arrays) per batch: a single round
-    trip that still passes the row-level-security check (COPY FROM is refused on tables under RLS)."""
+    """Insert many tasks fast: one INSERT ... SELECT FROM unnest(arrays) per batch, a single round trip that still
+    passes the row-level-security check (COPY FROM is refused on tables under RLS)."""
     created = [CreatedTask(uuid=uuid.uuid4(), external_id=t.external_id) for t in tasks]
     if not tasks:
-        return created
-    if connection.vendor != "postgresql":
-        Task.objects.bulk_create(
-            [task_from_row(project, t, uuid=c.uuid) for c, t in zip(created, tasks, strict=True)],
-            batch_size=500,
-        )
         return created
     now = timezone.now()
     table = connection.ops.quote_name(Task._meta.db_table)
@@ -368,8 +344,9 @@ def task_bulk_create(*, actor: Membership, project: Project, items: Sequence[Any
     wanted = [t.external_id for t in cleaned]
     with transaction.atomic():
         # Lock the project row: two identical requests racing would otherwise both see "new" ids and one
-        # would fail on the unique constraint halfway instead of being recognised as a retry.
-        Project.objects.select_for_update().filter(pk=project.pk).first()
+        # would fail on the unique constraint halfway instead of being recognised as a retry. NO KEY, as the import's
+        # merge takes it: rows referencing the project (their foreign-key checks) do not wait on it.
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         existing = set(
             Task.objects.filter(project=project, external_id__in=wanted).values_list("external_id", flat=True)
         )

@@ -1,7 +1,7 @@
 """Storage connections: an organization's own S3 (or S3-compatible) locations, and the one client that reaches them.
 
-The secret key is encrypted at rest (Fernet, with a key derived from SECRET_KEY for this purpose alone) and never
-leaves the server again. The endpoint is vetted like every outbound destination (tenancy.outbound): resolved, and
+The secret key is sealed at rest, bound to the connection's organization (tenancy.stored_secrets), and never leaves
+the server again. The endpoint is vetted like every outbound destination (tenancy.outbound): resolved, and
 refused when any of its addresses is loopback, private, link-local or a metadata address, unless the operator
 allow-listed its network. The S3 client then connects to the vetted address only (a later DNS answer cannot swap
 in another host, while TLS still checks the certificate for the name), sends nothing to any other host (a
@@ -9,24 +9,21 @@ redirect, S3's region redirects included, is refused), and uses no proxy from th
 failed in our words; an upstream response body never reaches a message.
 """
 
-import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 from django.db import transaction
 from django.db.models import ProtectedError
 
 from audit.services import audit_record
 from projects.models import StorageConnection
-from tenancy import outbound
+from tenancy import outbound, stored_secrets
+from tenancy.context import current_organization_id
 from tenancy.errors import Conflict, ErrorList, FieldError, InvalidInput, NotAllowed
+from tenancy.faults import fault_classify
 from tenancy.models import Membership, Role
 
 _FIELDS = ("name", "bucket", "prefix", "endpoint_url", "region", "access_key_id", "secret_access_key")
@@ -40,25 +37,18 @@ DEFAULT_REGION = "us-east-1"
 # --- the secret at rest ---
 
 
-def _cipher() -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"annotate.storage-connection-secret").derive(
-        settings.SECRET_KEY.encode()
+def seal_secret(raw: str, *, organization_id: int) -> str:
+    """The secret key as stored: sealed for this organization's storage connections; '' for none."""
+    if not raw:
+        return ""
+    return stored_secrets.seal(raw, organization_id=organization_id, purpose=stored_secrets.PURPOSE_STORAGE_SECRET_KEY)
+
+
+def unseal_secret(sealed: str, *, organization_id: int) -> str:
+    """The secret in clear, for the client only; '' when none is set or it is not this organization's to open."""
+    return stored_secrets.unseal_or_empty(
+        sealed, organization_id=organization_id, purpose=stored_secrets.PURPOSE_STORAGE_SECRET_KEY
     )
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
-def seal_secret(raw: str) -> str:
-    return _cipher().encrypt(raw.encode()).decode() if raw else ""
-
-
-def unseal_secret(sealed: str) -> str:
-    """The secret in clear, for the client only; '' when none is set or SECRET_KEY changed since it was stored."""
-    if not sealed:
-        return ""
-    try:
-        return _cipher().decrypt(sealed.encode()).decode()
-    except InvalidToken:
-        return ""
 
 
 # --- keys and prefixes ---
@@ -160,7 +150,11 @@ def _clean(fields: dict[str, Any], *, current: StorageConnection | None) -> dict
             ) from exc
     cleaned = {k: v for k, v in fields.items() if k != "secret_access_key"}
     if "secret_access_key" in fields:
-        cleaned["secret_access_key_encrypted"] = seal_secret(str(fields["secret_access_key"]))
+        # A new row is written for the organization in context (TenantOwned.save refuses any other).
+        organization_id = current.organization_id if current is not None else current_organization_id()
+        cleaned["secret_access_key_encrypted"] = seal_secret(
+            str(fields["secret_access_key"]), organization_id=organization_id
+        )
     return cleaned
 
 
@@ -258,7 +252,7 @@ def storage_error(exc: BaseException) -> StorageError:
         if code in _CLIENT_ERROR_MESSAGES:
             return StorageError(_CLIENT_ERROR_MESSAGES[code])
         shown = code if _ERROR_CODE.match(code) else "unknown error"
-        return StorageError(f"The storage answered HTTP {status} ({shown}).", transient=status >= 500 or status == 429)
+        return StorageError(f"The storage answered HTTP {status} ({shown}).", transient=fault_classify(exc).transient)
     if isinstance(exc, botocore_errors.NoCredentialsError):
         return StorageError("The connection has no credentials.")
     if isinstance(
@@ -405,7 +399,7 @@ def s3_client(connection: StorageConnection) -> S3Client:
             endpoint_url=connection.endpoint_url,
             region=connection.region,
             access_key_id=connection.access_key_id,
-            secret=unseal_secret(connection.secret_access_key_encrypted),
+            secret=unseal_secret(connection.secret_access_key_encrypted, organization_id=connection.organization_id),
         )
     except outbound.OutboundError as exc:
         raise StorageError(str(exc), transient=not isinstance(exc, outbound.DestinationRefused)) from exc

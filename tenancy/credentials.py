@@ -50,3 +50,14 @@ def seal_for_broker(raw: str) -> str:
 
 def unseal_from_broker(sealed: str) -> str:
     return _fernet().decrypt(sealed.encode()).decode()
+
+
+class ShownSecret(str):
+    """A secret on its way into a page: it renders as itself, but its repr, which is what a log record or an error
+    report prints of a template's context or a call's arguments, is masked. Django logs the whole context at DEBUG
+    whenever a template looks up a variable it lacks."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'[secret]'"

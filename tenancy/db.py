@@ -1,7 +1,4 @@
-"""PostgreSQL plumbing for tenant isolation: transaction-local settings, policies, grants.
-
-Every function here is a no-op on SQLite (the embedded default), where the app layer alone isolates tenants.
-"""
+"""PostgreSQL plumbing for tenant isolation: transaction-local settings, policies, grants."""
 
 import logging
 from collections.abc import Iterable, Iterator
@@ -10,8 +7,11 @@ from typing import Any, TypeVar
 
 from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
+from psycopg.pq import Format
 
 _M = TypeVar("_M", bound=Model)
 
@@ -27,14 +27,8 @@ GUC_INVITATION_HASH = "app.invitation_hash"
 TENANT_MATCH = f"organization_id = NULLIF(current_setting('{GUC_ORGANIZATION}', true), '')::bigint"
 
 
-def is_postgres(conn: BaseDatabaseWrapper | None = None) -> bool:
-    return (conn or connection).vendor == "postgresql"
-
-
 def set_guc(name: str, value: str) -> None:
     """Set a transaction-local setting (`set_config(..., true)`), so it dies with the transaction."""
-    if not is_postgres():
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
@@ -87,17 +81,6 @@ def prepared_cursor() -> CursorWrapper:
     psycopg prepares a statement after a few executions). For the few hot statements that are built by hand and
     cost more to plan than to run, such as the claim; everything else keeps Django's client-side binding.
     Otherwise the same as `connection.cursor()`: wrapped, logged and counted as Django's own."""
-    if not is_postgres():
-        return connection.cursor()
-    # Imported here: the embedded default runs without a PostgreSQL driver.
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
-    if not is_psycopg3:
-        return connection.cursor()
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
-    from django.db.backends.postgresql.psycopg_any import register_tzloader
-    from psycopg.pq import Format
-
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()

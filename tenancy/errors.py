@@ -37,6 +37,13 @@ class NotAllowed(DomainError):
     code = "permission_denied"
 
 
+class UnsupportedFormat(DomainError):
+    """The request carries content in a format this endpoint does not read; nothing was written."""
+
+    status = 415
+    code = "unsupported_format"
+
+
 class Conflict(DomainError):
     """The action conflicts with the current state of the data."""
 

@@ -1,7 +1,6 @@
 """Migration operations and hooks that put tenant isolation into the database itself."""
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps as global_apps
@@ -9,7 +8,6 @@ from django.conf import settings
 from django.db import connections
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
-from django.db.migrations.operations.special import RunPython
 from django.db.migrations.state import ProjectState
 
 from tenancy import db
@@ -19,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 class EnableTenantRLS(Operation):
-    """Enable and force row-level security on a tenant model's table (PostgreSQL only)."""
+    """Enable and force row-level security on a tenant model's table."""
 
     reversible = True
     reduces_to_sql = True
@@ -40,8 +38,6 @@ class EnableTenantRLS(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        if not db.is_postgres(schema_editor.connection):
-            return
         table = to_state.apps.get_model(app_label, self.model_name)._meta.db_table
         # The live model class carries the policy's extra read rule; historical models do not keep attributes.
         live = global_apps.get_model(app_label, self.model_name)
@@ -55,8 +51,6 @@ class EnableTenantRLS(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        if not db.is_postgres(schema_editor.connection):
-            return
         table = from_state.apps.get_model(app_label, self.model_name)._meta.db_table
         schema_editor.execute(f'DROP POLICY IF EXISTS tenant_isolation ON "{table}"')
         schema_editor.execute(f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY')
@@ -64,20 +58,6 @@ class EnableTenantRLS(Operation):
 
     def describe(self) -> str:
         return f"Enable row-level security on {self.model_name}"
-
-
-def run_on_postgres(forward: str, backward: str) -> RunPython:
-    """A RunSQL that runs on PostgreSQL only: what it creates (functions, storage settings) has no counterpart in
-    the embedded SQLite default."""
-
-    def apply(sql: str) -> Callable[[Any, BaseDatabaseSchemaEditor], None]:
-        def run(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
-            if db.is_postgres(schema_editor.connection):
-                schema_editor.execute(sql, params=None)
-
-        return run
-
-    return RunPython(apply(forward), apply(backward))
 
 
 # Django's own tables the app role only reads: it must never record or forge a migration.
@@ -97,12 +77,10 @@ def app_role_table_grants() -> list[tuple[str, tuple[str, ...]]]:
 
 
 def apply_app_role_grants(sender: Any, using: str = "default", **kwargs: Any) -> None:
-    """post_migrate: grant the app role its table privileges (PostgreSQL; idempotent)."""
+    """post_migrate: grant the app role its table privileges (idempotent)."""
     if sender.name != "tenancy":
         return  # once per migrate run is enough; tenancy is always installed
     conn = connections[using]
-    if not db.is_postgres(conn):
-        return
     role = settings.DATABASE_APP_ROLE
     with conn.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])

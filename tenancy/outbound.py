@@ -2,9 +2,11 @@
 
 Every destination is resolved once; each address it resolves to must be public (not loopback, private, unique-local,
 link-local, a cloud metadata address, multicast, unspecified or reserved) unless the operator allow-lists its
-network (OUTBOUND_ALLOWED_NETWORKS). The connection then goes to the vetted address itself, so a second DNS answer
-can never swap in another host (DNS rebinding), while TLS still checks the certificate for the name (SNI and Host
-carry the name). Redirects are never followed blindly: each target is vetted again, at most MAX_REDIRECTS of them.
+network (OUTBOUND_ALLOWED_NETWORKS). An IPv6 address that carries an IPv4 one (IPv4-mapped, 6to4, ISATAP, NAT64,
+Teredo) is judged by the IPv4 address it reaches as well, and the obsolete or opaque forms are refused whole (see
+_IPV4_CARRIERS). The connection then goes to the vetted address itself, so a second DNS answer can never swap in
+another host (DNS rebinding), while TLS still checks the certificate for the name (SNI and Host carry the name).
+Redirects are never followed blindly: each target is vetted again, at most MAX_REDIRECTS of them.
 
 Built on the standard library (http.client, ssl, socket) rather than urllib3: the only hook needed is "connect to
 this address, verify that name", which http.client exposes through one overridable method, whereas urllib3 would
@@ -16,7 +18,7 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -68,11 +70,99 @@ def default_max_response_bytes() -> int:
 # --- address vetting ---
 
 
+@dataclass(frozen=True)
+class _IPv4Carrier:
+    """An IPv6 range whose addresses can deliver to an IPv4 address: where that address sits, and what to do."""
+
+    label: str
+    network: ipaddress.IPv6Network
+    # The IPv4 address an address of the range reaches, where its place is fixed; vetted like any other address.
+    embedded: Callable[[ipaddress.IPv6Address], ipaddress.IPv4Address | None] | None
+    # Refuse the range itself, unless an allow-list entry inside it names the address. For ranges whose embedding
+    # cannot be read, or that are obsolete or client-only: no destination of this platform lives there.
+    whole: bool
+    exempt: frozenset[ipaddress.IPv6Address] = frozenset()
+
+
+def _low32(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+
+
+def _teredo_client(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    return address.teredo[1] if address.teredo else None
+
+
+def _isatap(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    # RFC 5214: the interface id is 00-00-5E-FE (the u/g bits of its first octet may be set) then the IPv4 address.
+    return _low32(address) if (int(address) >> 32) & 0xFCFFFFFF == 0x00005EFE else None
+
+
+# Why each is handled as it is (the IPv4 address is always vetted first when its place is known, so an allow-list
+# entry for the IPv6 range can never let through an address that reaches loopback, a private network or metadata):
+# - IPv4-mapped: a dual-stack socket connects to the IPv4 address itself, so that address decides, as before.
+# - 6to4 (RFC 3056, deprecated by RFC 7526): relays, or the host's own tunnel, deliver to the embedded address;
+#   a 6to4 address of a public host is still a global address, so the range is not refused whole.
+# - ISATAP (RFC 5214), under any prefix: the tunnel endpoint is the embedded address; checked, not refused whole,
+#   since the interface id can occur in a global address.
+# - NAT64 well-known prefix (RFC 6052): the gateway forwards to the embedded address, which that RFC forbids to be
+#   private anyway. Refused whole too (it was already, as reserved): only an IPv6-only deployment behind NAT64
+#   needs it, and it allow-lists 64:ff9b::/96, which still never opens a non-public embedded address.
+# - Teredo (RFC 4380): reaches the client's (inverted) address through a NAT; a client tunnel, never a server's.
+# - Local-use NAT64 (RFC 8215): where the IPv4 address sits depends on the operator's prefix length, so it cannot
+#   be read; refused whole unless allow-listed by an entry inside it (the operator then vouches for the gateway).
+# - IPv4-compatible (RFC 4291, deprecated) and IPv4-translated (RFC 2765, obsoleted): nothing legitimate uses them
+#   any more, and old stacks tunnel them to the embedded address; refused whole (:: and ::1 keep their own reasons).
+# 6rd and network-specific NAT64 prefixes are operator-chosen and look like any global address: they cannot be
+# recognised here; an operator who runs one must not allow-list its prefix.
+_IPV4_CARRIERS = (
+    _IPv4Carrier("an IPv4-mapped address", ipaddress.IPv6Network("::ffff:0:0/96"), lambda a: a.ipv4_mapped, False),
+    _IPv4Carrier("a 6to4 address", ipaddress.IPv6Network("2002::/16"), lambda a: a.sixtofour, False),
+    _IPv4Carrier("an ISATAP address", ipaddress.IPv6Network("::/0"), _isatap, False),
+    _IPv4Carrier("a NAT64 address", ipaddress.IPv6Network("64:ff9b::/96"), _low32, True),
+    _IPv4Carrier("a Teredo address", ipaddress.IPv6Network("2001::/32"), _teredo_client, True),
+    _IPv4Carrier("a local-use NAT64 address", ipaddress.IPv6Network("64:ff9b:1::/48"), None, True),
+    _IPv4Carrier(
+        "an IPv4-compatible address",
+        ipaddress.IPv6Network("::/96"),
+        None,
+        True,
+        exempt=frozenset({ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1")}),
+    ),
+    _IPv4Carrier("an IPv4-translated address", ipaddress.IPv6Network("::ffff:0:0:0/96"), None, True),
+)
+
+
+def _allow_listed_within(address: ipaddress.IPv6Address, network: ipaddress.IPv6Network) -> bool:
+    # Only an entry inside the range opens it: a broad entry (::/0) was never a decision about this range.
+    return any(
+        isinstance(entry, ipaddress.IPv6Network) and entry.subnet_of(network) and address in entry
+        for entry in allowed_networks()
+    )
+
+
+def _carried_refusal(address: ipaddress.IPv6Address) -> str | None:
+    for carrier in _IPV4_CARRIERS:
+        if address not in carrier.network or address in carrier.exempt:
+            continue
+        embedded = carrier.embedded(address) if carrier.embedded else None
+        if embedded is not None:
+            inner = _refusal_reason(embedded)
+            if inner is not None:
+                return f"{carrier.label} embedding {embedded} ({inner})"
+        if carrier.whole and not _allow_listed_within(address, carrier.network):
+            return carrier.label
+    return None
+
+
 def _refusal_reason(address: IPAddress) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _refusal_reason(address.ipv4_mapped)
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = _carried_refusal(address)
+        if carried is not None:
+            return carried
+        if address.ipv4_mapped is not None:
+            return None  # the socket connects to the IPv4 address, which passed just now
     if any(address in network for network in allowed_networks()):
         return None
     checks = (

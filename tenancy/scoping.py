@@ -48,7 +48,8 @@ class TenantOwned(models.Model):
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # An invariant, not business logic: on SQLite no database policy backs the app layer up.
+        # An invariant, not business logic: refused here with a clear error rather than left to the row policy
+        # alone, which a superuser connection bypasses.
         organization_id = current_organization_id()
         if self.organization_id is None:
             self.organization_id = organization_id

@@ -4,7 +4,7 @@ from django.db.models import Model, QuerySet
 
 from tenancy import credentials
 from tenancy.context import organization_context
-from tenancy.db import GUC_TOKEN_HASH, GUC_USER, is_postgres, lookup_scope, prepared_cursor, row_columns, row_instance
+from tenancy.db import GUC_USER, lookup_scope, prepared_cursor, row_columns, row_instance
 from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Organization, Role, Skill, User
 
 
@@ -50,17 +50,7 @@ def api_token_authenticate(*, raw: str) -> ApiToken | None:
     """
     if not raw.startswith(f"{credentials.TOKEN_SCHEME}_") or len(raw) > 128:
         return None
-    key_hash = credentials.digest(raw)
-    if is_postgres():
-        return _api_token_resolve(key_hash)
-    with lookup_scope(GUC_TOKEN_HASH, key_hash):
-        # Pre-tenant lookup: only the row whose digest matches the presented secret is visible.
-        token = ApiToken.objects.unscoped().filter(key_hash=key_hash).first()
-    if token is None:
-        return None
-    with organization_context(token.organization_id):
-        token.membership = Membership.objects.select_related("user", "organization").get(pk=token.membership_id)
-    return token
+    return _api_token_resolve(credentials.digest(raw))
 
 
 # What tenancy_api_token_resolve() returns, one composite per model (see migration 0005).
@@ -73,7 +63,7 @@ _RESOLVED: tuple[tuple[str, type[Model]], ...] = (
 
 
 def _api_token_resolve(key_hash: str) -> ApiToken | None:
-    """The same lookups as above, under the same row policies, run by one database function in one round trip."""
+    """The token, then its member, each under its row policy, read by one database function in one round trip."""
     columns = ", ".join(column for alias, model in _RESOLVED for column in row_columns(model, f"(r.{alias})"))
     with prepared_cursor() as cursor:
         cursor.execute(f"SELECT {columns} FROM tenancy_api_token_resolve(%s) AS r", [key_hash])  # noqa: S608

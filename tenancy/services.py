@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from tenancy import config, credentials
+from tenancy import config, credentials, stored_secrets
 from tenancy.context import organization_context
 from tenancy.db import GUC_INVITATION_HASH, lookup_scope
 from tenancy.errors import Conflict, ErrorList, FieldError, InvalidInput, NotAllowed
@@ -59,21 +59,17 @@ def organization_create(*, actor: User | None, name: str, slug: str) -> Organiza
 def organization_update(
     *, actor: Membership, organization: Organization, name: str | None = None, settings: dict[str, Any] | None = None
 ) -> Organization:
-    """Rename an organization or change its settings (owners and admins)."""
+    """Rename an organization or change its settings (owners and admins).
+
+    Settings are replaced as a whole, as read back from the API: a sealed secret shows there as `<name>_set`, and a
+    section sent back exactly as read is kept as stored. A `<name>_sealed` field from the client is refused: only the
+    server seals, from a secret sent in clear, for this organization (tenancy.stored_secrets).
+    """
     if not actor.role_enum.at_least(Role.ADMIN):
         raise NotAllowed("Only owners and admins may change the organization.")
     before = {"name": organization.name, "settings": organization.settings}
-    if settings is not None and settings.get("audit_stream") != (organization.settings or {}).get("audit_stream"):
-        # Where the audit trail leaves the platform is the owner's call, and the destination must pass the SSRF
-        # checks; imported here because audit.streaming itself builds on tenancy.
-        from audit.streaming import audit_stream_config_clean
-
-        if actor.role_enum != Role.OWNER:
-            raise NotAllowed("Only owners may change where the audit trail is streamed.")
-        stream = audit_stream_config_clean(settings.get("audit_stream"))
-        settings = {k: v for k, v in settings.items() if k != "audit_stream"}
-        if stream is not None:
-            settings["audit_stream"] = stream
+    if settings is not None:
+        settings = _settings_clean(actor=actor, organization=organization, settings=settings)
     if name is not None:
         organization.name = name
     if settings is not None:
@@ -86,6 +82,31 @@ def organization_update(
             changes=changes_between(before, {"name": organization.name, "settings": organization.settings}),
         )
     return organization
+
+
+def _settings_clean(*, actor: Membership, organization: Organization, settings: dict[str, Any]) -> dict[str, Any]:
+    sealed = stored_secrets.sealed_field_paths(settings)
+    if sealed:
+        message = "Send the secret itself (write-only); a sealed value is never accepted."
+        raise InvalidInput(
+            "The settings carry a sealed value.", errors=[FieldError(path, message, "sealed_value") for path in sealed]
+        )
+    current = (organization.settings or {}).get("audit_stream")
+    incoming = settings.get("audit_stream")
+    if incoming == stored_secrets.sealed_fields_hidden(current):
+        # Unchanged (an admin saving other settings sends the stream back as read): keep it as stored.
+        return {**settings, "audit_stream": current} if current is not None else settings
+    # Where the audit trail leaves the platform is the owner's call, and the destination must pass the SSRF checks;
+    # imported here because audit.streaming itself builds on tenancy.
+    from audit.streaming import audit_stream_config_clean
+
+    if actor.role_enum != Role.OWNER:
+        raise NotAllowed("Only owners may change where the audit trail is streamed.")
+    stream = audit_stream_config_clean(incoming, organization=organization, current=current)
+    settings = {k: v for k, v in settings.items() if k != "audit_stream"}
+    if stream is not None:
+        settings["audit_stream"] = stream
+    return settings
 
 
 # --- memberships ---
@@ -313,18 +334,31 @@ def membership_remove(*, actor: Membership, membership: Membership) -> None:
 
 @dataclass(frozen=True)
 class IssuedInvitation:
+    """A new invitation and its secret, for the mail and, where mail stays on this machine, its admins; never for
+    an API response or a log line."""
+
     invitation: Invitation
-    accept_url: str  # carries the secret; returned once
+    secret: str
+
+    @property
+    def accept_url(self) -> str:
+        return invitation_accept_url(self.secret)
 
 
 def invitation_accept_url(raw: str) -> str:
-    return f"{config.public_url()}/invitations/accept/{raw}"
+    """The link mailed to the invitee. The secret rides in the fragment, which browsers never send to a server, so
+    that no access log, proxy or Referer header ever holds it; the page's script posts it (tenancy.views)."""
+    return f"{config.public_url()}/invitations/accept#{raw}"
 
 
 def invitation_create(
     *, actor: Membership | None, organization: Organization, email: str, role: Role
 ) -> IssuedInvitation:
-    """Invite an email address to a role. Admins invite up to manager; owners (and operators) anyone."""
+    """Invite an email address to a role. Admins invite up to manager; owners (and operators) anyone.
+
+    Whether the address has an account anywhere is not looked at: the answer is the same either way, and only the
+    mailbox's owner, holding the link, can decide what becomes of the invitation.
+    """
     email = email.strip().lower()
     if actor is not None:
         if not actor.role_enum.at_least(Role.ADMIN):
@@ -352,7 +386,7 @@ def invitation_create(
         enqueue_on_commit(
             "tenancy.invitation_send", organization.pk, invitation.pk, credentials.seal_for_broker(key.raw)
         )
-    return IssuedInvitation(invitation=invitation, accept_url=invitation_accept_url(key.raw))
+    return IssuedInvitation(invitation=invitation, secret=key.raw)
 
 
 def invitation_revoke(*, actor: Membership, invitation: Invitation) -> Invitation:
@@ -367,6 +401,13 @@ def invitation_revoke(*, actor: Membership, invitation: Invitation) -> Invitatio
     return invitation
 
 
+class InvitationLinkInvalid(InvalidInput):
+    """No pending invitation has this secret: a failed credential, which callers count as a failed sign-in."""
+
+    def __init__(self) -> None:
+        super().__init__("This invitation link is invalid, expired or already used.")
+
+
 def invitation_find(raw_key: str) -> Invitation | None:
     """The pending invitation a link's secret opens, from any organization; None if unknown or used up."""
     key_hash = credentials.digest(raw_key)
@@ -378,36 +419,54 @@ def invitation_find(raw_key: str) -> Invitation | None:
     return invitation
 
 
+def _sign_in_required(email: str) -> InvalidInput:
+    return InvalidInput(
+        "The invitation could not be accepted.",
+        errors=[
+            FieldError(
+                "token",
+                f"{email} already has an account: sign in as it, then accept the invitation.",
+                "sign_in_required",
+            )
+        ],
+    )
+
+
 def invitation_accept(*, raw_key: str, user: User | None, name: str = "", password: str = "") -> Membership:
-    """Join the inviting organization: as the signed-in user, an existing account (by password) or a new one."""
+    """Join the inviting organization, as the signed-in account of the invited address or as a new account for it.
+
+    Holding the link proves the mailbox, which is what binds a new account to its address. An address that already
+    has an account joins only as that account, signed in: a password given here is never checked (that would be a
+    guessing oracle beside the sign-in's lockout) nor set (that would hand the account to whoever holds the link).
+    """
     invitation = invitation_find(raw_key)
     if invitation is None:
-        raise InvalidInput("This invitation link is invalid, expired or already used.")
+        raise InvitationLinkInvalid()
     errors = ErrorList()
-    if user is None:
-        existing = User.objects.filter(email=invitation.email).first()
-        if existing is not None:
-            if not existing.check_password(password):
-                errors.add("password", "Enter the password of your existing account.", "invalid_password")
-            user = existing
-        else:
-            candidate = User(email=invitation.email, name=name)
-            try:
-                validate_password(password, candidate)
-            except DjangoValidationError as exc:
-                for message in exc.messages:
-                    errors.add("password", message, "weak_password")
-            if not name.strip():
-                errors.add("name", "Tell us your name.", "required")
-    elif user.email != invitation.email:
-        errors.add("token", f"This invitation is for {invitation.email}; sign in with that account.", "wrong_user")
+    if user is not None:
+        if user.email != invitation.email:
+            errors.add("token", f"This invitation is for {invitation.email}; sign in with that account.", "wrong_user")
+    elif User.objects.filter(email=invitation.email).exists():
+        raise _sign_in_required(invitation.email)
+    else:
+        try:
+            validate_password(password, User(email=invitation.email, name=name))
+        except DjangoValidationError as exc:
+            for message in exc.messages:
+                errors.add("password", message, "weak_password")
+        if not name.strip():
+            errors.add("name", "Tell us your name.", "required")
     errors.raise_if_any("The invitation could not be accepted.")
     with organization_context(invitation.organization_id):
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if invitation.status != "pending":  # accepted concurrently
-            raise InvalidInput("This invitation link is invalid, expired or already used.")
+            raise InvitationLinkInvalid()
         if user is None:
-            user = User.objects.create_user(invitation.email, password, name=name.strip())
+            try:
+                with transaction.atomic():
+                    user = User.objects.create_user(invitation.email, password, name=name.strip())
+            except IntegrityError as exc:  # the address's account was created meanwhile, by another invitation
+                raise _sign_in_required(invitation.email) from exc
         if Membership.objects.filter(user=user).exists():
             raise Conflict("You are already a member of this organization.")
         invitation.accepted_at = timezone.now()

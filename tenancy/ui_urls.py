@@ -7,7 +7,8 @@ urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", views.sign_out, name="logout"),
     path("organizations/choose/", views.choose_organization, name="choose-organization"),
-    path("invitations/accept/<str:key>", views.accept_invitation, name="accept-invitation"),
+    # No secret in the path: the link carries it after `#` (tenancy.views.accept_invitation).
+    path("invitations/accept", views.accept_invitation, name="accept-invitation"),
     path("members/", views_admin.members, name="members"),
     path("members/<uuid:member_id>", views_admin.member_update, name="member-update"),
     path("invitations/<uuid:invitation_id>/revoke", views_admin.invitation_revoke, name="invitation-revoke"),

@@ -15,19 +15,22 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.defaults import page_not_found
 
 from annotation.my_work import member_work
 from audit.context import set_actor
-from audit.services import audit_record, audit_record_denied
+from audit.middleware import client_ip
+from audit.services import audit_record_denied
 from projects import selectors as project_selectors
 from projects import services as project_services
-from tenancy import selectors, services
+from projects.models import Project
+from tenancy import credentials, selectors, services, sign_in, throttling
 from tenancy.api.base import ORGANIZATION_SESSION_KEY
 from tenancy.context import enter_organization, no_organization
-from tenancy.errors import DomainError
-from tenancy.models import Membership, Role, User
+from tenancy.errors import DomainError, FieldError
+from tenancy.models import Membership, Role
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +54,12 @@ def organization_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
                 return redirect("choose-organization")
             enter_organization(membership.organization_id)
             set_actor(user_id=membership.user_id, user_label=membership.user.email)
-            return view(request, membership, *args, **kwargs)
+            response = view(request, membership, *args, **kwargs)
+            if response.status_code >= 400:
+                # As the API's (tenancy.api.base.RequestTransactionMixin): an error page leaves nothing half
+                # written; its refusal is written after this transaction (audit.services).
+                transaction.set_rollback(True)
+            return response
 
     return wrapper
 
@@ -92,8 +100,8 @@ def role_page(needed: Role) -> Callable[[Callable[..., HttpResponse]], Callable[
             try:
                 return view(request, membership, *args, **kwargs)
             except Http404 as exc:
-                # Answered here rather than raised: a raise would roll the page's transaction back, and with it
-                # the record that someone asked for an id this organization does not have (or another's).
+                # Answered here rather than raised, so that the refusal is recorded: someone asked for an id this
+                # organization does not have (or another's). It outlives the page's rolled-back transaction.
                 _record_denied(request, membership, "access.not_found")
                 return page_not_found(request, exc)
 
@@ -120,10 +128,11 @@ def form_save(
     save: Callable[[dict[str, Any]], Any],
     *,
     success: Callable[[Any], str],
-    to: str,
+    to: str | Callable[[Any], str],
 ) -> HttpResponse | None:
     """Check a posted form and hand its data to a service: on success say so and redirect (so a reload never
-    repeats the change); otherwise None, with the errors on the form, for the page to render again."""
+    repeats the change) to `to`, or to `to(result)` where the next page depends on what was saved; otherwise None,
+    with the errors on the form, for the page to render again."""
     if not form.is_valid():
         return None
     try:
@@ -132,7 +141,7 @@ def form_save(
         form_errors_from(form, exc)
         return None
     messages.success(request, success(result))
-    return HttpResponseRedirect(to)
+    return HttpResponseRedirect(to(result) if callable(to) else to)
 
 
 def action_run(request: HttpRequest, change: Callable[[], Any], *, success: str) -> None:
@@ -150,25 +159,19 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 
 class SignInView(LoginView):
-    """Sign in; failures go on the trail of every organization the named account belongs to."""
+    """Sign in. A refused attempt goes on one audit trail, once (tenancy.sign_in); django-axes counts it against the
+    account and the client address and, past the limit, answers 429 instead of this page (tenancy.throttling)."""
 
     template_name = "tenancy/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        email = str(form.data.get("username", "")).strip().lower()
-        user = User.objects.filter(email=email).first()
-        if user is not None:
-            for membership in selectors.user_memberships(user=user):
-                audit_record_denied(
-                    organization_id=membership.organization_id,
-                    action="auth.login_failed",
-                    target_type="tenancy.user",
-                    target_id=str(user.uuid),
-                )
-        else:
-            logger.warning("auth.login_failed_unknown_account", extra={"ip": self.request.META.get("REMOTE_ADDR")})
+        sign_in.login_failure_record(
+            email=str(form.data.get("username", "")),
+            locked_out=bool(getattr(self.request, "axes_locked_out", False)),
+            client_address=client_ip(self.request),
+        )
         return super().form_invalid(form)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
@@ -176,16 +179,8 @@ class SignInView(LoginView):
         memberships = selectors.user_memberships(user=form.get_user())
         if memberships:
             self.request.session[ORGANIZATION_SESSION_KEY] = memberships[0].organization.slug
-            _record_login(memberships[0])
+            sign_in.login_record(membership=memberships[0])
         return response
-
-
-def _record_login(membership: Membership) -> None:
-    from tenancy.context import organization_context
-
-    with organization_context(membership.organization_id):
-        set_actor(user_id=membership.user_id, user_label=membership.user.email)
-        audit_record(action="auth.login", target=membership.user)
 
 
 @login_required
@@ -207,6 +202,20 @@ class ProjectForm(forms.Form):
     guidelines = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
 
 
+def _project_created(project: Project) -> str:
+    if project_selectors.project_has_label_fields(project=project):
+        return f"Project “{project.name}” created."
+    return f"Project “{project.name}” created. Next, define its label fields: what annotators answer for each task."
+
+
+def _after_project_create(project: Project) -> str:
+    """A project made here has no label fields yet, and nothing can be labelled until it has: its owner goes
+    straight to the schema page rather than back to a list where the project looks ready."""
+    if project_selectors.project_has_label_fields(project=project):
+        return reverse("project-overview", args=[project.uuid])
+    return reverse("project-schema", args=[project.uuid])
+
+
 @organization_page
 def home(request: HttpRequest, membership: Membership) -> HttpResponse:
     can_manage = membership.role_enum.at_least(Role.MANAGER)
@@ -224,8 +233,8 @@ def home(request: HttpRequest, membership: Membership) -> HttpResponse:
             request,
             form,
             lambda data: project_services.project_create(actor=membership, **data),
-            success=lambda project: f"Project “{project.name}” created.",
-            to=reverse("home"),
+            success=_project_created,
+            to=_after_project_create,
         )
         if saved is not None:
             return saved
@@ -245,41 +254,60 @@ def home(request: HttpRequest, membership: Membership) -> HttpResponse:
     )
 
 
+class InvitationOpenForm(forms.Form):
+    key = forms.CharField(label="Invitation link", max_length=2048)
+
+    def clean_key(self) -> str:
+        """The secret: the whole value, or what follows the `#` of a pasted link."""
+        return str(self.cleaned_data["key"]).strip().rsplit("#", 1)[-1].strip()
+
+
 class AcceptInvitationForm(forms.Form):
     name = forms.CharField(max_length=200, required=False)
     password = forms.CharField(widget=forms.PasswordInput, strip=False, required=False)
 
 
-def accept_invitation(request: HttpRequest, key: str) -> HttpResponse:
-    """Join an organization from an invitation link; creates the account when the email is new."""
+@sensitive_post_parameters("key", "password")
+@sensitive_variables("key")
+@require_http_methods(["GET", "POST"])
+def accept_invitation(request: HttpRequest) -> HttpResponse:
+    """Where an invitation link lands. Its secret follows the `#`, which browsers never send, so no URL this server
+    receives holds it (nor, therefore, any access log line, proxy or Referer). The page's script posts it
+    (static/js/invitation-accept.js); without script, a person pastes the link. A POST with the secret shows the
+    invitation; one with `action=accept` accepts it. A wrong secret counts as a failed sign-in."""
+    if request.method == "GET":
+        return render(request, "tenancy/accept_invitation_open.html", {"form": InvitationOpenForm(), "auto": True})
+    opener = InvitationOpenForm(request.POST)
+    if not opener.is_valid():
+        return render(request, "tenancy/accept_invitation_open.html", {"form": opener}, status=400)
+    if not throttling.attempts_allowed(request):
+        return throttling.lockout_response(request)
+    key = credentials.ShownSecret(opener.cleaned_data["key"])
     with no_organization():
         invitation = services.invitation_find(key)
-        if invitation is None:
-            return render(request, "tenancy/invitation_invalid.html", status=404)
-        existing = User.objects.filter(email=invitation.email).exists()
-        form = AcceptInvitationForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            signed_in = request.user if request.user.is_authenticated else None
-            try:
+    if invitation is None:
+        # Past the limit, axes' middleware answers this request with the lockout page instead.
+        throttling.attempt_failed(request)
+        return render(request, "tenancy/invitation_invalid.html", status=404)
+    signed_in = request.user if request.user.is_authenticated else None
+    form = AcceptInvitationForm(request.POST if request.POST.get("action") == "accept" else None)
+    if form.is_valid():
+        try:
+            with no_organization():
                 membership = services.invitation_accept(raw_key=key, user=signed_in, **form.cleaned_data)
-            except DomainError as exc:
-                if not exc.errors:
-                    form.add_error(None, exc.message)
-                for error in exc.errors:
-                    form.add_error(error.field if error.field in form.fields else None, error.message)
-            else:
+        except DomainError as exc:
+            # The secret (`token`) is not a field of this form: its errors are said above it.
+            for error in exc.errors or [FieldError("", exc.message)]:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            if signed_in is None:  # the account was made just now, for the address the link was mailed to
                 login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
-                request.session[ORGANIZATION_SESSION_KEY] = membership.organization.slug
-                return redirect("home")
-    return render(
-        request,
-        "tenancy/accept_invitation.html",
-        {
-            "invitation": invitation,
-            "form": form,
-            "existing_account": existing,
-        },
-    )
+            request.session[ORGANIZATION_SESSION_KEY] = membership.organization.slug
+            return redirect("home")
+    context = {"invitation": invitation, "key": key, "form": form, "login_next": reverse("accept-invitation")}
+    response = render(request, "tenancy/accept_invitation.html", context, status=400 if form.errors else 200)
+    response["Cache-Control"] = "no-store"  # the page holds the secret in its form
+    return response
 
 
 @require_POST

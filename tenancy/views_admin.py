@@ -10,14 +10,16 @@ from datetime import datetime, time
 from typing import Any, cast
 
 from django import forms
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tenancy import selectors, services, skills
+from tenancy import config, selectors, services, skills
 from tenancy.errors import DomainError
+from tenancy.invitation_links import invitation_links_from_mail
 from tenancy.models import Membership, MemberSkill, Role
 from tenancy.views import action_run, form_errors_from, form_save, page_forbidden, role_page
 
@@ -65,19 +67,35 @@ class SkillSetForm(forms.Form):
         cast(forms.ChoiceField, self.fields["skill"]).choices = skill_names
 
 
-def _members_page(request: HttpRequest, membership: Membership, **forms_: Any) -> HttpResponse:
+def _invitation_rows(membership: Membership, issued: services.IssuedInvitation | None) -> list[dict[str, Any]]:
+    """The pending invitations, each with its link where an admin may copy it (tenancy.invitation_links says when;
+    never with a backend that really sends mail)."""
+    pending = [i for i in selectors.invitation_list().order_by("-id") if i.status == "pending"]
+    shown = membership.role_enum.at_least(Role.ADMIN) and config.mail_stays_local()
+    links = invitation_links_from_mail(invitations=pending) if shown else {}
+    if shown and issued is not None:
+        # Just created: its mail goes out after this transaction commits, so it is not on disk yet.
+        links[issued.invitation.pk] = issued.accept_url
+    return [{"invitation": i, "link": links.get(i.pk), "links_shown": shown} for i in pending]
+
+
+def _members_page(
+    request: HttpRequest, membership: Membership, *, issued: services.IssuedInvitation | None = None, **forms_: Any
+) -> HttpResponse:
     members = list(selectors.membership_list())
     levels: dict[int, list[MemberSkill]] = defaultdict(list)
     for level in MemberSkill.objects.select_related("skill").order_by("skill__name"):
         levels[level.membership_id].append(level)
     skill_names = [(str(s.uuid), s.name) for s in selectors.skill_list()]
     status = 400 if any(f.errors for f in forms_.values()) else 200
+    invitations = _invitation_rows(membership, issued)
     context = {
         "membership": membership,
         "organization": membership.organization,
         "rows": [{"member": m, "skills": levels[m.pk], "manageable": _may_manage(membership, m)} for m in members],
         "roles": _grantable(membership),
-        "invitations": [i for i in selectors.invitation_list().order_by("-id") if i.status == "pending"],
+        "invitations": invitations,
+        "mail_to_file": config.mail_file_path() is not None,
         "invite_form": forms_.get("invite_form") or InviteForm(actor=membership),
         "skill_define_form": forms_.get("skill_define_form") or SkillDefineForm(prefix="define"),
         "skill_set_form": forms_.get("skill_set_form")
@@ -85,7 +103,44 @@ def _members_page(request: HttpRequest, membership: Membership, **forms_: Any) -
         "has_skills": bool(skill_names),
         "is_admin": membership.role_enum.at_least(Role.ADMIN),
     }
-    return render(request, "tenancy/members.html", context, status=status)
+    response = render(request, "tenancy/members.html", context, status=status)
+    if issued is not None or any(row["link"] for row in invitations):
+        response["Cache-Control"] = "no-store"  # a link carries the invitation's secret: never kept by a cache
+    return response
+
+
+def _invite(request: HttpRequest, membership: Membership, invite: InviteForm) -> HttpResponse:
+    """Create the invitation. Where mail really leaves (SMTP…), the link goes by mail only and the page redirects
+    as any form does. Where it stays on this machine, this response shows the link once for the admin to pass on
+    (see tenancy.invitation_links): a redirect would leave nothing to show it on."""
+
+    def create(data: dict[str, Any]) -> services.IssuedInvitation:
+        return services.invitation_create(
+            actor=membership, organization=membership.organization, email=data["email"], role=Role(data["role"])
+        )
+
+    if not config.mail_stays_local():
+        saved = form_save(
+            request,
+            invite,
+            create,
+            success=lambda issued: f"Invitation sent to {issued.invitation.email}.",
+            to=reverse("members"),
+        )
+        return saved or _members_page(request, membership, invite_form=invite)
+    if invite.is_valid():
+        try:
+            issued = create(invite.cleaned_data)
+        except DomainError as exc:
+            form_errors_from(invite, exc)
+        else:
+            messages.success(
+                request,
+                f"Invitation created for {issued.invitation.email}. Mail does not leave this machine here: copy "
+                "the link below and pass it on yourself.",
+            )
+            return _members_page(request, membership, issued=issued)
+    return _members_page(request, membership, invite_form=invite)
 
 
 def _skill_level_set(actor: Membership, members: list[Membership], data: dict[str, Any]) -> str:
@@ -106,17 +161,7 @@ def members(request: HttpRequest, membership: Membership) -> HttpResponse:
     if action in ("invite", "define_skill") and not membership.role_enum.at_least(Role.ADMIN):
         return page_forbidden(request, membership, needed=Role.ADMIN)
     if action == "invite":
-        invite = InviteForm(request.POST, actor=membership)
-        saved = form_save(
-            request,
-            invite,
-            lambda data: services.invitation_create(
-                actor=membership, organization=membership.organization, email=data["email"], role=Role(data["role"])
-            ),
-            success=lambda issued: f"Invitation sent to {issued.invitation.email}.",
-            to=to,
-        )
-        return saved or _members_page(request, membership, invite_form=invite)
+        return _invite(request, membership, InviteForm(request.POST, actor=membership))
     if action == "define_skill":
         define = SkillDefineForm(request.POST, prefix="define")
         saved = form_save(

@@ -10,9 +10,12 @@ from django.core.cache import caches
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
 from django.test import Client
+from django.test.utils import setup_databases
+from psycopg.conninfo import make_conninfo
 from pytest_factoryboy import register
 from rest_framework.test import APIClient
 
+from config.database import DatabaseRoles, connection_as, database_drop, database_provision
 from tenancy.context import organization_context
 from tenancy.models import Role
 from tests.factories import (
@@ -32,18 +35,45 @@ register(ProjectFactory)
 register(TaskFactory)
 
 APP_ROLE = settings.DATABASE_APP_ROLE
+OWNER_ROLE = "annotate_owner"
 
 
-def _ensure_app_role() -> None:
-    # The role is cluster-wide; NOINHERIT and NOBYPASSRLS so that nothing lets it see past the policies.
-    # Through the maintenance database: the test database does not exist yet.
-    with connection._nodb_cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE])
-        if cursor.fetchone() is None:
-            cursor.execute(
-                f"CREATE ROLE {connection.ops.quote_name(APP_ROLE)} "
-                "LOGIN NOSUPERUSER NOINHERIT NOBYPASSRLS NOCREATEDB NOCREATEROLE"
-            )
+def _admin_dsn(settings_dict: dict[str, Any]) -> str:
+    """The suite's own login (DATABASE_URL: a superuser, or a role with CREATEROLE and CREATEDB), on the
+    maintenance database: it provisions and drops the test database and plays the attacker in tamper tests."""
+    return make_conninfo(
+        host=settings_dict["HOST"] or None,
+        port=settings_dict["PORT"] or None,
+        user=settings_dict["USER"] or None,
+        password=settings_dict["PASSWORD"] or None,
+        dbname="postgres",
+    )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_modify_db_settings: None,
+    django_db_keepdb: bool,
+) -> Iterator[None]:
+    """The test database is made by the deployment's own script (config/database/roles.sql: owner and app roles,
+    TEMP and CREATE revoked from PUBLIC) and migrated as the owner role, exactly as an operator's `migrate` runs."""
+    settings_dict = connection.settings_dict
+    name = settings_dict["TEST"].get("NAME") or f"test_{settings_dict['NAME']}"
+    admin = _admin_dsn(settings_dict)
+    with django_db_blocker.unblock():
+        if not django_db_keepdb:
+            database_drop(admin, name)
+        database_provision(admin, DatabaseRoles(name=name, owner=OWNER_ROLE, app=APP_ROLE))
+        with connection_as(settings_dict, OWNER_ROLE, connection.close):
+            # keepdb: the script made the database already; Django only migrates it (as the owner).
+            setup_databases(verbosity=0, interactive=False, keepdb=True)
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            connections.close_all()
+            database_drop(admin, name)
 
 
 def _become_app_role(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
@@ -55,9 +85,7 @@ def _become_app_role(sender: Any = None, connection: Any = None, **kwargs: Any) 
 
 @pytest.fixture(scope="session", autouse=True)
 def _app_role_session(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
-    """Create the app role before the test database is built, and act as it once it is."""
-    with django_db_blocker.unblock():
-        _ensure_app_role()
+    """Act as the app role once the test database is built."""
     request.getfixturevalue("django_db_setup")
     if not str(connection.settings_dict["NAME"]).startswith("test_"):
         # No test in this session uses the database (pytest-django then builds none): there is nothing to act

@@ -1,14 +1,21 @@
 """Hostile and broken request bodies: each gets a clear 4xx naming what is wrong, and nothing is written."""
 
+import gzip
 import json
+from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
-from projects.models import Project, Task
+from projects.models import ExportJob, ImportJob, Project, Task
 from tenancy.context import organization_context
 from tenancy.models import ApiToken, Role
 from tests.factories import ProjectFactory
+from tests.projects import imports_support
+
+# The platform's object store on local disk under the test's own folder.
+store = imports_support.store
 
 PROJECTS_URL = "/api/v1/projects/"
 
@@ -356,3 +363,168 @@ def test_duplicate_external_ids_in_one_request_are_named_and_nothing_is_written(
         ("[3].external_id", "Duplicate external_id 'b'; also at [1]."),
     ]
     assert written() == before
+
+
+# --- files in a format an import does not read ---
+
+SUPPORTED = "jsonl (.jsonl, .ndjson), json (.json) and csv (.csv), each plain or gzip-compressed (.gz)"
+# The first bytes of each kind: enough for the import to know them, and what a real file of each begins with.
+XLSX = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + b"\x00" * 64
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[tuple[str, tuple[Any, ...]]]:
+    """Messages sent once transactions commit; recorded, not run."""
+    from workers import enqueue
+
+    messages: list[tuple[str, tuple[Any, ...]]] = []
+    monkeypatch.setattr(enqueue, "_send", lambda name, args: messages.append((name, args)))
+    return messages
+
+
+def imports_url(project) -> str:
+    return f"/api/v1/projects/{project.uuid}/imports/"
+
+
+def uploaded(name: str, content: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="application/octet-stream")
+
+
+def stored_files(store) -> list[Any]:
+    return [path for path in store.rglob("*") if path.is_file()] if store.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "extension"),
+    [("sheet.xlsx", XLSX, "xlsx"), ("scan.png", PNG, "png"), ("sheet.xlsx.gz", gzip.compress(XLSX), "xlsx")],
+    ids=["xlsx", "png", "xlsx.gz"],
+)
+def test_a_file_whose_name_says_an_unsupported_format_is_415_naming_it(
+    project, manager, store, queued, name, content, extension
+):
+    before = written()
+
+    response = manager.post(imports_url(project), {"file": uploaded(name, content)})
+
+    message = (
+        f"Unsupported file format .{extension}: imports read {SUPPORTED}. Convert the file; or, if it is one of "
+        "these under another name, name its format."
+    )
+    assert (response.status_code, response.json()) == (
+        415,
+        {"detail": message, "code": "unsupported_format", "errors": [
+            {"field": "file", "message": message, "code": "unsupported_format"}]},
+    )  # fmt: skip
+    assert (written(), ImportJob.objects.count(), queued, stored_files(store)) == (before, 0, [], [])
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "content", "kind", "fmt"),
+    [
+        ("data.csv", {}, PNG, "a PNG image", "csv"),
+        ("sheet.xlsx", {"format": "csv"}, XLSX, "a ZIP archive (an Excel .xlsx workbook is one)", "csv"),
+        ("rows.jsonl.gz", {}, gzip.compress(XLSX), "a ZIP archive (an Excel .xlsx workbook is one)", "jsonl"),
+    ],
+    ids=["png-named-csv", "xlsx-said-to-be-csv", "gzipped-xlsx-named-jsonl"],
+)
+def test_a_file_whose_content_is_an_unsupported_format_is_415_whatever_its_name(
+    project, manager, store, queued, name, fields, content, kind, fmt
+):
+    before = written()
+
+    response = manager.post(imports_url(project), {"file": uploaded(name, content), **fields})
+
+    message = f"Unsupported file format: the file is {kind}, not {fmt}. Imports read {SUPPORTED}."
+    assert (response.status_code, response.json()["detail"], response.json()["code"]) == (
+        415,
+        message,
+        "unsupported_format",
+    )
+    assert (written(), ImportJob.objects.count(), queued, stored_files(store)) == (before, 0, [], [])
+
+
+def test_a_csv_with_bad_rows_names_each_by_its_line_and_imports_nothing(
+    project, manager, store, django_capture_on_commit_callbacks
+):
+    lines = [
+        b"external_id,data.text,priority",
+        b"a,hello,1",
+        b"b,world,high",  # line 3: not an integer
+        b'c,"two',  # line 4: a record over two lines, with one cell too many
+        b'lines",2,extra',
+        b"d,fine,3",
+    ]
+    content = b"\n".join(lines) + b"\n"
+
+    with django_capture_on_commit_callbacks(execute=True):  # the import runs eagerly, in this process
+        response = manager.post(imports_url(project), {"file": uploaded("rows.csv", content)})
+    job = manager.get(f"/api/v1/imports/{response.json()['id']}").json()
+
+    assert response.status_code == 202
+    assert (job["state"], job["message"], job["rows_read"], job["error_count"]) == (
+        "failed",
+        "2 rows are invalid, so nothing was imported. Fix them, or import again with skip_bad_rows.",
+        4,
+        2,
+    )
+    assert job["errors"] == [
+        {"line": 3, "field": "priority", "code": "invalid", "message": "Must be an integer."},
+        {"line": 4, "field": "", "code": "ragged_row", "message": "The row has 4 cells; the header has 3 columns."},
+    ]
+    assert Task.objects.count() == 0
+
+
+# --- exports the project's label schema cannot make ---
+
+CHOICES_ONLY = {"fields": [{"name": "label", "type": "choices", "options": ["a", "b"]}]}
+NOTE_ONLY = {"fields": [{"name": "note", "type": "text"}]}
+
+
+@pytest.mark.parametrize(
+    ("schema", "export_format", "reason"),
+    [
+        (CHOICES_ONLY, "coco", "COCO is made from boxes fields, and the project's label schema has none."),
+        (CHOICES_ONLY, "conll", "CoNLL is made from spans fields, and the project's label schema has none."),
+        (
+            CHOICES_ONLY,
+            "dpo",
+            "DPO pairs are made from pairwise or ranking fields, and the project's label schema has neither.",
+        ),
+        (
+            NOTE_ONLY,
+            "sft",
+            "SFT examples are made from text fields with a source (the prompt or chat they answer), and the "
+            "project's label schema has none.",
+        ),
+        ({}, "coco", "COCO is made from boxes fields, and the project's label schema has none."),
+    ],
+    ids=["coco", "conll", "dpo", "sft-without-source", "no-schema"],
+)
+def test_an_export_the_schema_cannot_make_is_refused_up_front(tenant, manager, queued, schema, export_format, reason):
+    project = ProjectFactory(label_schema=schema)
+    before = written()
+
+    response = manager.post(f"/api/v1/projects/{project.uuid}/exports/", {"format": export_format}, format="json")
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": reason, "code": "invalid", "errors": [
+            {"field": "format", "message": reason, "code": "unsupported_by_schema"}]},
+    )  # fmt: skip
+    assert (written(), ExportJob.objects.count(), queued) == (before, 0, [])
+
+
+def test_a_format_an_older_schema_version_could_make_is_accepted(tenant, manager, queued):
+    # Boxes drawn under version 1 are still exported under it, after version 2 dropped the field.
+    boxes = {"fields": [{"name": "cars", "type": "boxes", "source": "image", "labels": ["car"]}]}
+    created = manager.post(PROJECTS_URL, {"name": "Cars", "label_schema": boxes}, format="json").json()
+    changed = manager.patch(
+        f"{PROJECTS_URL}{created['id']}", {"label_schema": CHOICES_ONLY, "new_schema_version": True}, format="json"
+    )
+    assert changed.json()["schema_version"] == 2
+
+    response = manager.post(f"{PROJECTS_URL}{created['id']}/exports/", {"format": "coco"}, format="json")
+
+    assert response.status_code == 202, response.json()
+    assert ExportJob.objects.get().format == "coco"

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from config.database import ROLES_SQL
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -235,15 +237,11 @@ def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image():
     assert not {"docker", "docker/", "docker/healthcheck.py"} & patterns  # the health check script ships
 
 
-def test_health_check_script_and_roles_script_exist():
+def test_health_check_script_exists_and_the_roles_script_is_the_one_the_suite_applies():
     assert (ROOT / "docker" / "healthcheck.py").is_file()
-    init = ROOT / "docker" / "postgres" / "init-roles.sh"
-    assert init.stat().st_mode & 0o111, "the postgres image runs only executable .sh files as scripts"
-    text = init.read_text()
-    assert "NOSUPERUSER" in text
-    assert "NOBYPASSRLS" in text
-    assert re.search(r'CREATE ROLE :"app_role" LOGIN NOSUPERUSER NOINHERIT .*NOBYPASSRLS', text)
-    assert 'CREATE DATABASE :"db_name" OWNER :"owner_role"' in text
+    # The postgres image runs *.sql files in its init folder with psql, as the suite and `make run` do.
+    assert ROLES_SQL == ROOT / "config" / "database" / "roles.sql"
+    assert ROLES_SQL.is_file()
 
 
 def test_health_check_host_header_is_one_the_settings_allow():
@@ -290,7 +288,7 @@ def test_postgres_and_redis_are_not_published_and_sit_on_an_internal_network(ser
 def test_postgres_runs_version_15_with_the_roles_script(services):
     postgres = services["postgres"]
     assert postgres["image"].split(":")[1].startswith("15")
-    assert "./docker/postgres/init-roles.sh:/docker-entrypoint-initdb.d/10-init-roles.sh:ro" in postgres["volumes"]
+    assert "./config/database/roles.sql:/docker-entrypoint-initdb.d/10-roles.sql:ro" in postgres["volumes"]
 
 
 # --- secrets and database roles ---

@@ -1,4 +1,4 @@
-"""The embedded default end to end: `manage.py platform_run` on SQLite, with its real worker and beat.
+"""The embedded default end to end: `manage.py platform_run` on its embedded PostgreSQL, with its real worker and beat.
 
 Runs the command as an operator would (a subprocess, a clean environment, real HTTP on loopback), then stops it
 with SIGTERM and checks that no process it started is left behind.
@@ -71,6 +71,7 @@ class Platform:
     def __init__(self, data_dir: Path, log_path: Path) -> None:
         self.port = free_port()
         self.log_path = log_path
+        self.data_dir = data_dir
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", str(data_dir)),
@@ -152,6 +153,8 @@ def assert_stops_cleanly(platform: Platform, pids: set[int]) -> None:
     assert platform.output.rstrip().endswith("Stopped."), platform.output
     left = sorted(pid for pid in pids if is_running(pid))
     assert left == [], f"processes left behind: {left}\n{platform.output}"
+    # The database server runs detached from the process tree; it is stopped too (pg_ctl removes its pid file).
+    assert not (platform.data_dir / "postgres" / "data" / "postmaster.pid").exists(), platform.output
 
 
 def list_all(platform: Platform, path: str, token: str) -> list[dict[str, Any]]:
@@ -201,7 +204,7 @@ def test_embedded_platform_first_start_serves_sends_mail_stops_and_restarts(tmp_
         listed = list_all(platform, f"{tasks_path}?page_size=10", token)
         assert sorted(t["external_id"] for t in listed) == sorted(i["external_id"] for i in items)
 
-        # and the owner can label on SQLite too: claim (the portable claim path), a double click, submit, next
+        # and the owner can label: claim, a double click, submit, next
         next_path = f"/api/v1/projects/{project['id']}/next"
         status, lease = platform.request("POST", next_path, token)
         assert status == 201, lease
@@ -217,18 +220,20 @@ def test_embedded_platform_first_start_serves_sends_mail_stops_and_restarts(tmp_
         assert status == 201, second
         assert second["task"]["id"] != lease["task"]["id"]
 
-        # and the real worker, over the filesystem broker, mails an invitation's link
+        # and the real worker, over the filesystem broker, mails an invitation's link: the only copy of its secret
         status, invitation = platform.request(
             "POST", "/api/v1/invitations/", token, {"email": "expert@example.org", "role": "annotator"}
         )
         assert status == 201, invitation
-        accept_url = invitation["accept_url"]
-        assert accept_url.startswith(f"http://127.0.0.1:{platform.port}/invitations/accept/")
+        assert "accept_url" not in invitation
         message = wait_for_mail(data_dir / "mail")
         assert message["To"] == "expert@example.org"
         body = message.get_payload(decode=True)
         assert isinstance(body, bytes)
-        assert accept_url in body.decode()
+        link = rf"http://127\.0\.0\.1:{platform.port}/invitations/accept#([A-Za-z0-9_-]{{43}})\s"
+        (secret,) = re.findall(link, body.decode())
+        assert secret not in json.dumps(invitation)
+        assert secret not in platform.output  # nor in any log line of web, worker or beat
 
         # When it receives SIGTERM, then it and everything it started exit
         assert_stops_cleanly(platform, tree)
@@ -241,7 +246,7 @@ def test_embedded_platform_first_start_serves_sends_mail_stops_and_restarts(tmp_
         started_pids(platform)
         platform.wait_for(rf"^Annotate is ready at http://127\.0\.0\.1:{platform.port}/$")
         # Then it points at the saved credentials instead of creating new ones
-        platform.wait_for(rf"^Credentials were already created on first start; they are in {credentials_file}$")
+        platform.wait_for(rf"^Sign in with the credentials created on first start: {credentials_file}$")
         assert "API token:" not in platform.output
         # and still serves the data and the token of the first start
         status, body = platform.request("GET", "/api/v1/projects/", token)

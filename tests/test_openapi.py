@@ -4,8 +4,10 @@ import re
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from tenancy.models import Role
+from tests.conftest import session_client
 
 
 def test_schema_generates_without_warnings_and_validates(tmp_path):
@@ -35,3 +37,25 @@ def test_schema_endpoint_serves_openapi_3(api_as, other_tenant):
     response = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/schema/", "/api/v1/docs/", "/api/v1/docs/?script="])
+def test_schema_and_docs_need_credentials(path):
+    # The schema maps every route, parameter and limit: a reconnaissance aid nobody outside needs (docs/security.md).
+    response = Client().get(path)
+
+    assert (response.status_code, response["WWW-Authenticate"]) == (401, 'Bearer realm="api"')
+    assert b"/api/v1/projects/" not in response.content
+
+
+@pytest.mark.django_db
+def test_a_signed_in_session_reads_the_docs_and_the_schema_they_load(other_tenant):
+    client, _ = session_client(other_tenant, Role.ANNOTATOR)
+
+    page = client.get("/api/v1/docs/")
+    script = client.get("/api/v1/docs/?script=")
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert (page.status_code, script.status_code, schema.status_code) == (200, 200, 200)
+    assert schema.json()["openapi"].startswith("3.")

@@ -3,22 +3,28 @@
 import logging
 from datetime import timedelta
 
+from celery import current_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.mail import send_mail
 
 from annotation import config as routing_config
 from annotation.routing.dispatch import project_dispatch, projects_needing_dispatch
 from annotation.routing.leases import assignments_expire
+from audit.context import ActorContext, actor_context
 from audit.models import AuditCheckpoint
 from audit.sealing import audit_seal
 from audit.storage import checkpoint_export
 from audit.streaming import audit_stream_organization, organizations_to_stream
-from projects.models import Project
+from projects.exports import runner as export_runner
+from projects.imports import runner as import_runner
+from projects.models import ExportJob, ImportJob, Project
 from tenancy import credentials
 from tenancy.context import organization_context
 from tenancy.models import Invitation, Organization
 from tenancy.services import invitation_accept_url, invitations_purge
-from workers.base import platform_task, tenant_task
-from workers.enqueue import enqueue_on_commit
+from workers.base import platform_task, retry_transient, tenant_task
+from workers.enqueue import enqueue_later, enqueue_on_commit
+from workers.leases import job_lease
 
 logger = logging.getLogger(__name__)
 
@@ -156,26 +162,51 @@ def quality_project_agreement(project_id: int) -> int:
     return project_agreement_recompute(project=project).tasks
 
 
+# Attempts an import or an export gets when its source, its store or the database keeps failing for a reason a
+# retry can fix (tenancy.faults decides which), before it is failed with nothing kept.
+IMPORT_RETRIES = 5
+EXPORT_RETRIES = 5
+
+
+def _retries() -> int:
+    return int(getattr(getattr(current_task, "request", None), "retries", 0) or 0)
+
+
+def _leave_to_its_holder(task_name: str, organization_id: int, job_id: int, held_for: float) -> str:
+    """The job is leased to another worker, alive as of its last heartbeat: look again once that lease would run
+    out, and take the job over then if its worker has died meanwhile. Nothing else would bring the job back: this
+    message is acknowledged, and the holder's own went back to the broker when its visibility timeout passed."""
+    enqueue_later(task_name, organization_id, job_id, countdown=held_for + 1)
+    return "held"
+
+
 # A platform task although it acts for one organization: the run commits its progress after each chunk of tasks,
 # every chunk read in its own transaction of that organization, so the API shows the job advancing; tenant_task
 # would hold one transaction for the whole run. The organization id still arrives explicitly, never inherited.
 @platform_task("projects.export_run", soft_time_limit=3600)
 def projects_export_run(organization_id: int, export_id: int) -> str:
     """Write one export job's file (a finished job is left as it is); returns the job's final state."""
-    from audit.context import ActorContext, actor_context
-    from projects.exports.runner import export_run
-    from projects.models import ExportJob
-
     with organization_context(organization_id):
         job = ExportJob.objects.filter(pk=export_id).first()
     if job is None:
         return "missing"  # its project was deleted since the message was sent
-    with actor_context(ActorContext(user_label="system:projects.export_run")):
-        return export_run(job).state
-
-
-# Attempts an import gets when its source or the database keeps failing, before it is failed with nothing kept.
-IMPORT_RETRIES = 5
+    with job_lease(ExportJob, organization_id=organization_id, job_id=export_id) as lease:
+        if lease.held_elsewhere_for is not None:
+            return _leave_to_its_holder("projects.export_run", organization_id, export_id, lease.held_elsewhere_for)
+        with actor_context(ActorContext(user_label="system:projects.export_run")):
+            try:
+                return export_runner.export_run(job).state
+            except Exception as exc:
+                # The run starts over on the next attempt: an export keeps no checkpoint.
+                countdown = 30 * 2 ** _retries()
+                fault = retry_transient(current_task, exc, max_retries=EXPORT_RETRIES, countdown=countdown)
+                if fault.transient:
+                    message = f"The export stopped after {_retries() + 1} attempts: {fault.cause}."
+                    export_runner.export_abandon(job, message=message)
+                    return "failed"
+                logger.exception("export.crashed", extra={"export_id": export_id, "cause": fault.cause})
+                export_runner.export_abandon(job, message=f"The export failed: {fault.cause}.")
+                raise
 
 
 # A platform task although it acts for one organization: an import commits every staged batch with its checkpoint
@@ -185,42 +216,40 @@ IMPORT_RETRIES = 5
 @platform_task("projects.import_run", soft_time_limit=3600)
 def projects_import_run(organization_id: int, import_id: int) -> str:
     """Work on one import for a time slice, queueing the next slice while rows remain; returns the job's state."""
-    from celery import current_task
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    from audit.context import ActorContext, actor_context
-    from projects.imports.errors import SourceUnavailable
-    from projects.imports.runner import import_abandon, import_run
-    from projects.models import ImportJob
-    from workers.base import TRANSIENT_ERRORS
-
-    retryable: tuple[type[BaseException], ...] = (SourceUnavailable, *TRANSIENT_ERRORS)
     with organization_context(organization_id):
         job = ImportJob.objects.filter(pk=import_id).first()
     if job is None:
         return "missing"  # its project was deleted since the message was sent
+    with job_lease(ImportJob, organization_id=organization_id, job_id=import_id) as lease:
+        if lease.held_elsewhere_for is not None:
+            return _leave_to_its_holder("projects.import_run", organization_id, import_id, lease.held_elsewhere_for)
+        state = _import_slice(organization_id, import_id, job)
+    if state == "continued":
+        # Queued once the lease is given back, so that the next slice's message never finds the job still held.
+        enqueue_on_commit("projects.import_run", organization_id, import_id)
+    return state
+
+
+def _import_slice(organization_id: int, import_id: int, job: ImportJob) -> str:
     request_id = str(getattr(getattr(current_task, "request", None), "id", "") or "")
     with actor_context(ActorContext(user_label="system:projects.import_run", request_id=request_id)):
         try:
-            outcome = import_run(job)
+            outcome = import_runner.import_run(job)
         except SoftTimeLimitExceeded:
             # The batch in flight rolled back; the next slice resumes at the last checkpoint.
-            enqueue_on_commit("projects.import_run", organization_id, import_id)
             return "continued"
-        except retryable as exc:
-            retries = int(getattr(getattr(current_task, "request", None), "retries", 0) or 0)
-            if current_task is None or retries >= IMPORT_RETRIES:
-                reason = exc if isinstance(exc, SourceUnavailable) else "the database kept failing"
-                import_abandon(job, message=f"The import stopped after {retries + 1} attempts: {reason}")
+        except Exception as exc:
+            # Progress is checkpointed: a retry continues where this attempt stopped.
+            fault = retry_transient(current_task, exc, max_retries=IMPORT_RETRIES, countdown=30 * 2 ** _retries())
+            if fault.transient:
+                message = f"The import stopped after {_retries() + 1} attempts: {fault.cause}."
+                import_runner.import_abandon(job, message=message)
                 return "failed"
-            # Progress is checkpointed: the retry continues where this attempt stopped.
-            raise current_task.retry(countdown=30 * 2**retries, max_retries=IMPORT_RETRIES) from exc
-        except Exception:
-            logger.exception("import.crashed", extra={"import_id": import_id})
-            import_abandon(job, message="The import stopped on an internal error; nothing was imported.")
+            # Not one a retry can fix (a missing privilege, a bug): it fails now, naming its cause.
+            logger.exception("import.crashed", extra={"import_id": import_id, "cause": fault.cause})
+            import_runner.import_abandon(job, message=f"The import stopped: {fault.cause}; nothing was imported.")
             raise
     if not outcome.finished:
-        enqueue_on_commit("projects.import_run", organization_id, import_id)
         return "continued"
     with organization_context(organization_id):
         return str(ImportJob.objects.filter(pk=import_id).values_list("state", flat=True).first() or "missing")

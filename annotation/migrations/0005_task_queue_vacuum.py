@@ -1,4 +1,4 @@
-"""Vacuum the task table by how many rows changed, not by what share of it did (PostgreSQL).
+"""Vacuum the task table by how many rows changed, not by what share of it did.
 
 Every claim moves a task's counter and every finished task leaves the open-queue index; the entries they leave
 behind sit at the head of the queue every claim scans. The default (20% of the table) lets a million-task project
@@ -7,8 +7,6 @@ leaves room on each page for the counter updates of tasks imported from now on, 
 """
 
 from django.db import migrations
-
-from tenancy.migration_ops import run_on_postgres
 
 FORWARD = (
     "ALTER TABLE projects_task SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 5000,"
@@ -23,4 +21,4 @@ BACKWARD = (
 class Migration(migrations.Migration):
     dependencies = [("annotation", "0004_annotation_annotator_protect")]
 
-    operations = [run_on_postgres(FORWARD, BACKWARD)]
+    operations = [migrations.RunSQL(FORWARD, BACKWARD)]

@@ -13,7 +13,6 @@ import math
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -36,6 +35,7 @@ from projects.models import Project, Task
 from projects.schema_versions import project_schema_fields
 from tenancy.context import current_organization_id
 from tenancy.models import Membership
+from workers.enqueue import enqueue_later
 
 logger = logging.getLogger(__name__)
 
@@ -246,12 +246,6 @@ def project_agreement_recompute(*, project: Project) -> ProjectAgreement:
     return ProjectAgreement.objects.get(project=project)
 
 
-def _send_later(task_name: str, args: tuple[Any, ...], countdown: int) -> None:
-    from config.celery import app
-
-    app.tasks[task_name].apply_async(args=args, countdown=countdown)
-
-
 def project_agreement_soon(*, organization_id: int, project_id: int) -> bool:
     """Ask for one project recompute about `PROJECT_RECOMPUTE_WINDOW_SECONDS` from now, after commit; the asks of
     every submit in that window share it. Returns whether this call scheduled it.
@@ -262,7 +256,7 @@ def project_agreement_soon(*, organization_id: int, project_id: int) -> bool:
     window = PROJECT_RECOMPUTE_WINDOW_SECONDS
     if not cache.add(f"quality:project_agreement:{organization_id}:{project_id}", 1, timeout=window):
         return False
-    transaction.on_commit(partial(_send_later, "quality.project_agreement", (organization_id, project_id), window + 2))
+    enqueue_later("quality.project_agreement", organization_id, project_id, countdown=window + 2)
     return True
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -147,61 +147,48 @@ def _lock_progress(
 ) -> tuple[AnnotatorProgress, list[Assignment]]:
     """The member's progress row on the project, created if new, locked until the transaction ends; and their live
     (queued and active) assignments on it, oldest first, each with its task."""
-    if connection.vendor == "postgresql":
-        with prepared_cursor() as cursor:
-            # One statement creates or locks the row (ON CONFLICT DO UPDATE takes the row lock).
-            cursor.execute(
-                f"INSERT INTO {AnnotatorProgress._meta.db_table} AS p (organization_id, uuid, created_at, updated_at,"  # noqa: S608
-                " project_id, annotator_id, served, gold_served, submitted, qualification_state,"
-                " qualification_answered, qualification_score, qualification_attempts, gold_scored, gold_score_sum,"
-                " paused_reason, last_seen_at)"
-                " VALUES (%(organization)s, %(uuid)s, %(now)s, %(now)s, %(project)s, %(member)s, 0, 0, 0, %(state)s,"
-                " 0, 0, 0, 0, 0, '', %(now)s)"
-                " ON CONFLICT (project_id, annotator_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at"
-                f" RETURNING {', '.join(row_columns(AnnotatorProgress, 'p'))}",
-                {
-                    "organization": project.organization_id,
-                    "uuid": uuid.uuid4(),
-                    "now": now,
-                    "project": project.pk,
-                    "member": membership.pk,
-                    "state": QualificationState.NOT_STARTED.value,
-                },
-            )
-            row = cursor.fetchone()
-            assert row is not None
-            progress = row_instance(AnnotatorProgress, row)
-            # A statement of its own, after the lock: its snapshot includes the work of a concurrent claim of the
-            # same member that held the lock a moment ago (one statement would still see the world before it).
-            cursor.execute(
-                f"SELECT {', '.join(row_columns(Assignment, 'a'))}, {', '.join(row_columns(Task, 't'))}"  # noqa: S608
-                f" FROM {Assignment._meta.db_table} a JOIN {Task._meta.db_table} t ON t.id = a.task_id"
-                " WHERE a.organization_id = %(organization)s AND a.annotator_id = %(member)s"
-                " AND a.project_id = %(project)s"
-                # Spelled out rather than a parameter, so that the planner can use the index of live work only.
-                f" AND a.state IN ({', '.join(repr(state.value) for state in LIVE_STATES)}) ORDER BY a.id",
-                {"organization": project.organization_id, "member": membership.pk, "project": project.pk},
-            )
-            rows = cursor.fetchall()
-        width = len(Assignment._meta.concrete_fields)
-        live = []
-        for row in rows:
-            assignment = row_instance(Assignment, row[:width])
-            assignment.task = row_instance(Task, row[width:])
-            assignment.project = project
-            live.append(assignment)
-        return progress, live
-    AnnotatorProgress.objects.get_or_create(project=project, annotator=membership)
-    progress = AnnotatorProgress.objects.select_for_update().get(project=project, annotator=membership)
-    progress.last_seen_at = now
-    progress.save(update_fields=["last_seen_at"])
-    live = list(
-        Assignment.objects.filter(annotator=membership, project=project, state__in=LIVE_STATES)
-        .select_related("task")
-        .order_by("id")
-    )
-    for assignment in live:
+    with prepared_cursor() as cursor:
+        # One statement creates or locks the row (ON CONFLICT DO UPDATE takes the row lock).
+        cursor.execute(
+            f"INSERT INTO {AnnotatorProgress._meta.db_table} AS p (organization_id, uuid, created_at, updated_at,"  # noqa: S608
+            " project_id, annotator_id, served, gold_served, submitted, qualification_state,"
+            " qualification_answered, qualification_score, qualification_attempts, gold_scored, gold_score_sum,"
+            " paused_reason, last_seen_at)"
+            " VALUES (%(organization)s, %(uuid)s, %(now)s, %(now)s, %(project)s, %(member)s, 0, 0, 0, %(state)s,"
+            " 0, 0, 0, 0, 0, '', %(now)s)"
+            " ON CONFLICT (project_id, annotator_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at"
+            f" RETURNING {', '.join(row_columns(AnnotatorProgress, 'p'))}",
+            {
+                "organization": project.organization_id,
+                "uuid": uuid.uuid4(),
+                "now": now,
+                "project": project.pk,
+                "member": membership.pk,
+                "state": QualificationState.NOT_STARTED.value,
+            },
+        )
+        row = cursor.fetchone()
+        assert row is not None
+        progress = row_instance(AnnotatorProgress, row)
+        # A statement of its own, after the lock: its snapshot includes the work of a concurrent claim of the
+        # same member that held the lock a moment ago (one statement would still see the world before it).
+        cursor.execute(
+            f"SELECT {', '.join(row_columns(Assignment, 'a'))}, {', '.join(row_columns(Task, 't'))}"  # noqa: S608
+            f" FROM {Assignment._meta.db_table} a JOIN {Task._meta.db_table} t ON t.id = a.task_id"
+            " WHERE a.organization_id = %(organization)s AND a.annotator_id = %(member)s"
+            " AND a.project_id = %(project)s"
+            # Spelled out rather than a parameter, so that the planner can use the index of live work only.
+            f" AND a.state IN ({', '.join(repr(state.value) for state in LIVE_STATES)}) ORDER BY a.id",
+            {"organization": project.organization_id, "member": membership.pk, "project": project.pk},
+        )
+        rows = cursor.fetchall()
+    width = len(Assignment._meta.concrete_fields)
+    live = []
+    for row in rows:
+        assignment = row_instance(Assignment, row[:width])
+        assignment.task = row_instance(Task, row[width:])
         assignment.project = project
+        live.append(assignment)
     return progress, live
 
 
@@ -287,13 +274,6 @@ def claim_task(
 ) -> Assignment | None:
     """Lease one task of the pool to the member: pick, count, assign and count as served in a single statement."""
     token, expires = _new_lease(project, now)
-    if connection.vendor != "postgresql":
-        assignment = _claim_task_portable(
-            project=project, profile=profile, pool=pool, now=now, token=token, expires=expires
-        )
-        if assignment is not None:
-            _count_served(progress, assignment)
-        return assignment
     params: dict[str, Any] = {
         "project": project.pk,
         "progress": progress.pk,
@@ -354,36 +334,3 @@ def _claim_sql(pool: Pool) -> str:
         # A row with no assignment: a task was picked but the insert met the unique pair (see CLAIM_ATTEMPTS).
         f" SELECT pick.id, {assignment_columns}, {task_columns} FROM pick LEFT JOIN ins ON true LEFT JOIN bump ON true"
     )
-
-
-def _claim_task_portable(
-    *, project: Project, profile: MemberProfile, pool: Pool, now: datetime, token: uuid.UUID, expires: datetime
-) -> Assignment | None:
-    """The same claim through the ORM, for the embedded SQLite default (which serialises writers anyway)."""
-    candidates = Task.objects.filter(project=project).exclude(assignments__annotator_id=profile.membership_id)
-    if pool == "live":
-        candidates = candidates.filter(taken__lt=F("overlap"), is_gold=False).order_by("-priority", "-taken", "id")
-    else:
-        candidates = candidates.filter(is_gold=True, qualification=(pool == "qualification")).order_by("id")
-    for task in candidates.iterator(chunk_size=200):
-        if not profile.satisfies(task.required_skills or {}):
-            continue
-        if task.language and task.language.lower() not in profile.languages:
-            continue
-        guard = Task.objects.filter(pk=task.pk)
-        if pool == "live":
-            guard = guard.filter(taken__lt=F("overlap"))
-        if not guard.update(taken=F("taken") + 1):
-            continue
-        return Assignment.objects.create(
-            project=project,
-            task=task,
-            annotator_id=profile.membership_id,
-            state=AssignmentState.ACTIVE,
-            source=AssignmentSource.CLAIM,
-            is_gold=task.is_gold,
-            lease_token=token,
-            lease_expires_at=expires,
-            claimed_at=now,
-        )
-    return None

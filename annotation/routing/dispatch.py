@@ -32,22 +32,6 @@ def assignment_queue(
     """Reserve one of the task's slots for the member (state queued). None when the task is full or the member
     already had it. Lock, insert, count in one statement, so it can race claims and other dispatchers safely."""
     now = now or timezone.now()
-    if connection.vendor != "postgresql":
-        with transaction.atomic():
-            if not Task.objects.filter(pk=task.pk, taken__lt=F("overlap")).update(taken=F("taken") + 1):
-                return None
-            if Assignment.objects.filter(task=task, annotator=membership).exists():
-                Task.objects.filter(pk=task.pk).update(taken=F("taken") - 1)
-                return None
-            return Assignment.objects.create(
-                project_id=task.project_id,
-                task=task,
-                annotator=membership,
-                state=AssignmentState.QUEUED,
-                source=source,
-                is_gold=task.is_gold,
-                assigned_by=assigned_by,
-            )
     tasks = Task._meta.db_table
     assignments = Assignment._meta.db_table
     sql = (

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -80,9 +79,6 @@ def _rule_names(membership: Membership, rule_member: int | None, attribute: str,
 def member_routing_facts(*, membership: Membership, project: Project, now: datetime) -> tuple[MemberProfile, bool]:
     """The member's routing profile and whether an exclusion keeps them off the project, read in one statement:
     what member_profile() and exclusion_applies() read, for the claim, which needs both on every call."""
-    if connection.vendor != "postgresql":
-        profile = member_profile(membership=membership, now=now)
-        return profile, exclusion_applies(membership=membership, project=project) is not None
     skills, rules = MemberSkill._meta.db_table, ConflictExclusion._meta.db_table
     with prepared_cursor() as cursor:
         cursor.execute(

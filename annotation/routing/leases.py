@@ -49,14 +49,7 @@ def own_assignment_for_update(*, actor: Membership, assignment_uuid: Any) -> Ass
         public_id = uuid.UUID(str(assignment_uuid))
     except ValueError:
         return None
-    if connection.vendor != "postgresql":
-        return (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("task", "project")
-            .filter(uuid=public_id, annotator=actor)
-            .first()
-        )
-    # The same read by hand, planned once per connection: every heartbeat and submit starts with it.
+    # By hand, planned once per connection: every heartbeat and submit starts with it.
     with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT {', '.join(row_columns(Assignment, 'a'))}, {', '.join(row_columns(Task, 't'))},"  # noqa: S608
@@ -137,12 +130,10 @@ def assignment_revoke(*, actor: Membership | None, assignment: Assignment, reaso
 def assignments_expire(*, ids: list[int] | None = None, now: datetime | None = None, limit: int = 1000) -> int:
     """Expire lapsed leases (all of the organization's, or only `ids`), giving their slots back. Returns how many.
 
-    One statement per batch on PostgreSQL; SKIP LOCKED so a lease being submitted right now is left alone (the
-    submit wins), and two reapers never expire the same lease twice.
+    One statement per batch; SKIP LOCKED so a lease being submitted right now is left alone (the submit wins), and
+    two reapers never expire the same lease twice.
     """
     now = now or timezone.now()
-    if connection.vendor != "postgresql":
-        return _expire_portable(ids=ids, now=now, limit=limit)
     assignments = Assignment._meta.db_table
     tasks = Task._meta.db_table
     only = "AND a.id = ANY(%(ids)s)" if ids is not None else ""
@@ -162,20 +153,6 @@ def assignments_expire(*, ids: list[int] | None = None, now: datetime | None = N
         if expired:
             _record_expiry([str(row[0]) for row in expired])
     return len(expired)
-
-
-def _expire_portable(*, ids: list[int] | None, now: datetime, limit: int) -> int:
-    lapsed = Assignment.objects.filter(state=AssignmentState.ACTIVE, lease_expires_at__lte=now)
-    if ids is not None:
-        lapsed = lapsed.filter(pk__in=ids)
-    done: list[str] = []
-    with transaction.atomic():
-        for assignment in lapsed.order_by("lease_expires_at")[:limit]:
-            _give_back(assignment, AssignmentState.EXPIRED, now)
-            done.append(str(assignment.uuid))
-        if done:
-            _record_expiry(done)
-    return len(done)
 
 
 def _record_expiry(uuids: list[str]) -> None:

@@ -8,7 +8,7 @@ APPEND_ONLY_TABLES = ("audit_auditevent", "audit_auditseal", "audit_auditcheckpo
 
 # Retention is the one sanctioned delete: the owner-only audit_expire() function sets this transaction-local flag.
 # The app role has no DELETE privilege at all, so the flag matters only to the owner, and only inside that function.
-POSTGRES_FORWARD = [
+FORWARD = [
     """
     CREATE OR REPLACE FUNCTION audit_event_refuse_change() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -32,7 +32,7 @@ POSTGRES_FORWARD = [
         )
     ],
 ]
-POSTGRES_BACKWARD = [
+BACKWARD = [
     *[
         statement
         for table in APPEND_ONLY_TABLES
@@ -43,34 +43,13 @@ POSTGRES_BACKWARD = [
     ],
     "DROP FUNCTION IF EXISTS audit_event_refuse_change()",
 ]
-SQLITE_FORWARD = [
-    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
-    for table in APPEND_ONLY_TABLES
-    for op in ("UPDATE", "DELETE")
-]
-SQLITE_BACKWARD = [
-    f"DROP TRIGGER IF EXISTS {table}_no_{op.lower()}" for table in APPEND_ONLY_TABLES for op in ("UPDATE", "DELETE")
-]
-
-
-def forward(apps, schema_editor):
-    statements = POSTGRES_FORWARD if schema_editor.connection.vendor == "postgresql" else SQLITE_FORWARD
-    for statement in statements:
-        schema_editor.execute(statement, params=None)
-
-
-def backward(apps, schema_editor):
-    statements = POSTGRES_BACKWARD if schema_editor.connection.vendor == "postgresql" else SQLITE_BACKWARD
-    for statement in statements:
-        schema_editor.execute(statement, params=None)
 
 
 class Migration(migrations.Migration):
     dependencies = [("audit", "0001_initial"), ("tenancy", "0002_row_level_security")]
 
     operations = [
-        migrations.RunPython(forward, backward),
+        migrations.RunSQL(FORWARD, BACKWARD),
         EnableTenantRLS("auditevent"),
         EnableTenantRLS("auditsequence"),
         EnableTenantRLS("auditseal"),

@@ -1,7 +1,5 @@
 """Search indexes: one (organization, <column>, id) index per filter so that a newest-first page is a backward index
-scan, plus two PostgreSQL-only indexes on metadata (the project an event names, and a task list's task ids)."""
-
-from typing import Any
+scan, plus two indexes on metadata (the project an event names, and a task list's task ids)."""
 
 from django.conf import settings
 from django.db import migrations, models
@@ -18,21 +16,6 @@ METADATA_INDEXES = [
         "ON audit_auditevent USING gin ((metadata -> 'task_ids') jsonb_path_ops)",
     ),
 ]
-
-
-def create_metadata_indexes(apps: Any, schema_editor: Any) -> None:
-    # SQLite (the embedded default) has neither GIN nor jsonb; its trails are small enough to scan.
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for _, statement in METADATA_INDEXES:
-        schema_editor.execute(statement)
-
-
-def drop_metadata_indexes(apps: Any, schema_editor: Any) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for name, _ in METADATA_INDEXES:
-        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 class Migration(migrations.Migration):
@@ -83,5 +66,8 @@ class Migration(migrations.Migration):
             model_name="auditevent",
             index=models.Index(fields=["organization", "outcome", "id"], name="audit_event_org_outcome_id"),
         ),
-        migrations.RunPython(create_metadata_indexes, drop_metadata_indexes),
+        migrations.RunSQL(
+            [statement for _, statement in METADATA_INDEXES],
+            [f"DROP INDEX IF EXISTS {name}" for name, _ in METADATA_INDEXES],
+        ),
     ]

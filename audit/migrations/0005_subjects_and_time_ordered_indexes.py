@@ -16,13 +16,13 @@ from tenancy.migration_ops import EnableTenantRLS
 
 SUBJECTS = "audit_auditsubject"
 
-POSTGRES_INDEXES_FORWARD = [
+INDEXES_FORWARD = [
     "DROP INDEX IF EXISTS audit_event_task_ids",
     "DROP INDEX IF EXISTS audit_event_org_mproject_id",
     "CREATE INDEX IF NOT EXISTS audit_event_org_mproject_at "
     "ON audit_auditevent (organization_id, (metadata -> 'project'), occurred_at, id)",
 ]
-POSTGRES_INDEXES_BACKWARD = [
+INDEXES_BACKWARD = [
     "DROP INDEX IF EXISTS audit_event_org_mproject_at",
     "CREATE INDEX IF NOT EXISTS audit_event_org_mproject_id "
     "ON audit_auditevent (organization_id, (metadata -> 'project'), id)",
@@ -32,26 +32,20 @@ POSTGRES_INDEXES_BACKWARD = [
 
 # The same append-only triggers as the other trail tables (migration 0002): the owner-only retention path alone,
 # with its transaction-local flag, may delete.
-POSTGRES_TRIGGERS_FORWARD = [
+TRIGGERS_FORWARD = [
     f"CREATE TRIGGER {SUBJECTS}_no_update_delete BEFORE UPDATE OR DELETE ON {SUBJECTS} "
     "FOR EACH ROW EXECUTE FUNCTION audit_event_refuse_change()",
     f"CREATE TRIGGER {SUBJECTS}_no_truncate BEFORE TRUNCATE ON {SUBJECTS} "
     "FOR EACH STATEMENT EXECUTE FUNCTION audit_event_refuse_change()",
 ]
-POSTGRES_TRIGGERS_BACKWARD = [
+TRIGGERS_BACKWARD = [
     f"DROP TRIGGER IF EXISTS {SUBJECTS}_no_truncate ON {SUBJECTS}",
     f"DROP TRIGGER IF EXISTS {SUBJECTS}_no_update_delete ON {SUBJECTS}",
 ]
-SQLITE_TRIGGERS_FORWARD = [
-    f"CREATE TRIGGER {SUBJECTS}_no_{op.lower()} BEFORE {op} ON {SUBJECTS} "
-    f"BEGIN SELECT RAISE(ABORT, '{SUBJECTS} is append-only: {op} refused'); END"
-    for op in ("UPDATE", "DELETE")
-]
-SQLITE_TRIGGERS_BACKWARD = [f"DROP TRIGGER IF EXISTS {SUBJECTS}_no_{op.lower()}" for op in ("UPDATE", "DELETE")]
 
 # Each event's own target, and the task ids (strings) a task list names, as `audit.services.subject_ids` picks
 # them; UNION drops a subject an event names twice.
-POSTGRES_BACKFILL = f"""
+BACKFILL = f"""
 INSERT INTO {SUBJECTS} (organization_id, subject_id, occurred_at, event_id)
 SELECT organization_id, target_id, occurred_at, id FROM audit_auditevent
 WHERE organization_id = %s AND target_id <> ''
@@ -64,24 +58,10 @@ CROSS JOIN LATERAL jsonb_array_elements(
 WHERE e.organization_id = %s AND jsonb_typeof(listed.value) = 'string'
   AND length(listed.value #>> '{{}}') BETWEEN 1 AND 64
 """  # noqa: S608 - table names are ours
-SQLITE_BACKFILL = f"""
-INSERT INTO {SUBJECTS} (organization_id, subject_id, occurred_at, event_id)
-SELECT organization_id, target_id, occurred_at, id FROM audit_auditevent WHERE target_id <> ''
-UNION
-SELECT e.organization_id, listed.value, e.occurred_at, e.id
-FROM audit_auditevent e, json_each(e.metadata, '$.task_ids') AS listed
-WHERE json_type(e.metadata, '$.task_ids') = 'array' AND listed.type = 'text'
-  AND length(listed.value) BETWEEN 1 AND 64
-"""  # noqa: S608 - table names are ours
 
 
 def forward(apps: Any, schema_editor: Any) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        for statement in SQLITE_TRIGGERS_FORWARD:
-            schema_editor.execute(statement, params=None)
-        schema_editor.execute(SQLITE_BACKFILL, params=None)
-        return
-    for statement in POSTGRES_INDEXES_FORWARD + POSTGRES_TRIGGERS_FORWARD:
+    for statement in INDEXES_FORWARD + TRIGGERS_FORWARD:
         schema_editor.execute(statement, params=None)
     # The events are under forced row-level security and the migrating owner has no BYPASSRLS: read them one
     # organization at a time, as that organization.
@@ -90,16 +70,12 @@ def forward(apps: Any, schema_editor: Any) -> None:
         organization_ids = [row[0] for row in cursor.fetchall()]
         for organization_id in organization_ids:
             cursor.execute("SELECT set_config('app.organization_id', %s, true)", [str(organization_id)])
-            cursor.execute(POSTGRES_BACKFILL, [organization_id, organization_id])
+            cursor.execute(BACKFILL, [organization_id, organization_id])
         cursor.execute("SELECT set_config('app.organization_id', '', true)")
 
 
 def backward(apps: Any, schema_editor: Any) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        for statement in SQLITE_TRIGGERS_BACKWARD:
-            schema_editor.execute(statement, params=None)
-        return
-    for statement in POSTGRES_TRIGGERS_BACKWARD + POSTGRES_INDEXES_BACKWARD:
+    for statement in TRIGGERS_BACKWARD + INDEXES_BACKWARD:
         schema_editor.execute(statement, params=None)
 
 

@@ -3,6 +3,7 @@
 Every variable read below is documented in docs/configuration.md.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "tenancy",
     "audit",
     "projects",
@@ -49,6 +51,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns an attempt that axes locked out into tenancy.throttling's 429 (axes asks to come after the others;
+    # RequestContextMiddleware stays last, for its own reason).
+    "axes.middleware.AxesMiddleware",
     "audit.middleware.RequestContextMiddleware",
 ]
 
@@ -78,6 +83,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The role the web and worker processes run as; migrations grant it row access and nothing more.
 DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="annotate_app")
+# The role that owns the database and applies migrations (config/database/roles.sql creates both).
+DATABASE_OWNER_ROLE = env("OWNER_DB_USER", default="annotate_owner")
+# True only in the embedded default, whose own PostgreSQL platform_run starts (config.settings.local).
+EMBEDDED_DATABASE = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -90,7 +99,8 @@ CACHES = {
 }
 
 AUTH_USER_MODEL = "tenancy.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# axes' backend first: it refuses a locked-out account or address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -100,6 +110,28 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- failed sign-ins and invitation secrets: django-axes (tenancy/throttling.py says what counts, and why) ---
+# Failures are kept in the database every process shares (a cache would need Redis, which the embedded default
+# lacks); the tables are not tenant data, and migrate grants the app role on them as on every table.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Failures within the cool-off that lock an account or a client address out, for the cool-off.
+AXES_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AUTH_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = "tenancy.throttling.lockout_parameters"
+AXES_USERNAME_FORM_FIELD = "username"  # the sign-in form's field, and the key Django's failure signal carries
+AXES_USERNAME_CALLABLE = "tenancy.throttling.attempt_username"
+AXES_CLIENT_IP_CALLABLE = "audit.middleware.client_ip"
+AXES_LOCKOUT_CALLABLE = "tenancy.throttling.lockout_response"
+# A locked client's further attempts are refused without being counted, so hammering does not prolong the lock.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A good sign-in clears nothing: it would let an attacker with an account of their own reset their address's count.
+AXES_RESET_ON_SUCCESS = False
+# Successful sign-ins are on the audit trail (auth.login); axes' own copy would only grow.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ADMIN = False
+# Masked wherever axes stores or logs a request's fields (its attempt rows keep the form's other fields).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "key", "token", "csrfmiddlewaretoken"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -156,10 +188,13 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "tenancy.api.pagination.IdCursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the error answers each view can give (tenancy/api/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "tenancy.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "tenancy.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "invitation_accept": env("API_THROTTLE_INVITATION_ACCEPT", default="20/hour"),
+        # Refused bearer tokens per client address (tenancy.throttling.TokenFailureThrottle).
+        "token_failure": env("API_THROTTLE_TOKEN_FAILURES", default="30/minute"),
     },
     # Throttles and the audit trail take the client address the same way: REMOTE_ADDR, or the address the
     # trusted proxies appended to X-Forwarded-For; never a client-supplied entry, which anyone can rotate.
@@ -172,6 +207,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tenant-isolated expert data annotation. Authenticate with `Authorization: Bearer <token>`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs page need a session or a token like every other route (docs/security.md, "What is
+    # public"): the map of every route and limit helps nobody who cannot call them.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -209,11 +247,25 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# A message taken by a worker that dies (kill -9) returns to the queue after this many seconds. Longer than the
-# longest task's hard limit, so a slow task is never delivered twice while it still runs; every task is
-# idempotent, and beat re-sends the periodic ones in any case.
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 1800}
+# A message taken by a worker that dies (kill -9) returns to the queue after this many seconds, so this bounds how
+# long a dead worker's messages (delayed ones included) wait. It is shorter than the longest tasks, so a message
+# can come back while its first worker still runs it: imports and exports then find their job leased by that live
+# worker and leave it (workers/leases.py), a tenant task finds its own run still going and skips (workers/base.py),
+# and no countdown is ever longer than half of it (workers/config.py). Live workers sweep for such messages every
+# tenth of it (at most every 10 s, at least every second).
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT_SECONDS // 10)),
+    "unacked_restore_throttle": 1,
+}
+# How long an import or export job stays leased to its worker without a heartbeat (renewed every third of it by
+# the running worker): a job whose worker died is taken over by the next message about it once this has passed.
+WORKER_JOB_LEASE_SECONDS = env.int("WORKER_JOB_LEASE_SECONDS", default=60)
 CELERY_TASK_IGNORE_RESULT = True
+# Workers log through LOGGING below (one structured line per record, `extra` included) like the web processes,
+# instead of Celery's own plain format on the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -232,6 +284,9 @@ AUDIT_SIGNING_KEY = env("AUDIT_SIGNING_KEY", default="")
 AUDIT_SIGNING_KEY_FILE = env("AUDIT_SIGNING_KEY_FILE", default="")
 # Public keys (PEM) of keys rotated out, still trusted for the checkpoints they signed.
 AUDIT_RETIRED_PUBLIC_KEYS = env.list("AUDIT_RETIRED_PUBLIC_KEYS", default=[])
+# The master key of the per-organization keys that MAC every event as it is written (base64 of 32+ bytes);
+# empty derives them from the signing key. Like the signing key, it must never be in the database.
+AUDIT_EVENT_MAC_KEY = env("AUDIT_EVENT_MAC_KEY", default="")
 AUDIT_SEAL_INTERVAL_SECONDS = env.int("AUDIT_SEAL_INTERVAL_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.seal_all", "schedule": float(AUDIT_SEAL_INTERVAL_SECONDS)}
 # A copy of each new checkpoint in an S3 bucket (off when no bucket is named), optionally under Object Lock.

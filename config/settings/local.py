@@ -1,12 +1,17 @@
-"""The embedded default: SQLite, Celery on kombu's filesystem transport, files on local disk.
+"""The embedded default: PostgreSQL from a wheel under the data directory, Celery on kombu's filesystem transport,
+files on local disk.
 
-Nothing needs to be installed or running beforehand; `manage.py platform_run` starts web, worker and beat.
+Nothing needs to be installed or running beforehand; `manage.py platform_run` starts the database, then web, worker
+and beat. The database has the same roles, grants and row-level security as production (config/database/roles.sql):
+migrations run as the owner role, everything else as the app role.
 """
 
 import secrets
 
+from config.database import SOCKET_PORT, embedded_socket_dir
+
 from .base import *  # noqa: F403
-from .base import DATA_DIR, env
+from .base import DATA_DIR, DATABASE_APP_ROLE, DATABASES, env
 
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -24,17 +29,17 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="") or _persisted_secret_key()
 # Generated on first start beside the database, never inside it (see audit.signing).
 AUDIT_SIGNING_KEY_FILE = env("AUDIT_SIGNING_KEY_FILE", default=str(DATA_DIR / "audit_signing_key"))
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'annotate.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process read while the worker writes; IMMEDIATE takes the write lock up front
-    # instead of failing with "database is locked" when two processes upgrade a read lock at once.
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
-        "transaction_mode": "IMMEDIATE",
-    }
-
+# With DATABASE_URL set, the platform uses that server as it is (and migrates as the role it names); without it,
+# platform_run starts the embedded server and logs in over its private socket.
+EMBEDDED_DATABASE = not env("DATABASE_URL", default="")
+if EMBEDDED_DATABASE:
+    DATABASES["default"].update(
+        NAME="annotate",
+        USER=DATABASE_APP_ROLE,
+        PASSWORD="",
+        HOST=str(embedded_socket_dir(DATA_DIR)),
+        PORT=str(SOCKET_PORT),
+    )
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -45,7 +50,8 @@ CACHES = {
 _broker_dir = DATA_DIR / "broker"
 for _sub in ("queue", "processed", "control"):
     (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+# A host is named only so that kombu does not warn, at every connection, that it assumed one.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": str(_broker_dir / "queue"),
     "data_folder_out": str(_broker_dir / "queue"),

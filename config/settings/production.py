@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import SECRET_KEY, env
+from .base import EMAIL_CONFIG, SECRET_KEY, env
 
 _WEAK_MARKERS = ("insecure", "change-me", "changeme", "secret", "example")
 
@@ -31,6 +31,18 @@ if not (env("AUDIT_SIGNING_KEY", default="") or env("AUDIT_SIGNING_KEY_FILE", de
     raise ImproperlyConfigured(
         "AUDIT_SIGNING_KEY (or AUDIT_SIGNING_KEY_FILE) must hold the Ed25519 key that signs audit checkpoints "
         "(generate one with: python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')."
+    )
+
+# The console backend writes every mail, invitation links included (secrets, valid for days), to the worker's log,
+# which outlives them and reaches people who should not hold them. It is base's default, so it must be chosen here
+# on purpose. Checked on the backend EMAIL_URL resolves to (production reads no DJANGO_EMAIL_BACKEND).
+_CONSOLE_MAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+_console_mail_allowed = env.bool("ANNOTATE_ALLOW_CONSOLE_MAIL", default=False)
+if EMAIL_CONFIG.get("EMAIL_BACKEND") == _CONSOLE_MAIL_BACKEND and not _console_mail_allowed:
+    raise ImproperlyConfigured(
+        "Production refuses to print mail to the log (EMAIL_URL=consolemail://, the default): invitation links are "
+        "secrets, valid for days, and a log line reaches people who should not hold them. Set EMAIL_URL to your mail "
+        "server (smtp+tls://user:password@smtp.example.org:587), or ANNOTATE_ALLOW_CONSOLE_MAIL=true to accept it."
     )
 
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):

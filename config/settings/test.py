@@ -11,8 +11,10 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 # Fast hashing: the suite creates many users; production keeps Django's default.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
-# A separate Redis database keeps the suite's keys away from a developer's running platform.
-_TEST_REDIS_URL = env("TEST_REDIS_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/14")
+# A separate Redis database keeps the suite's keys away from a developer's running platform, and each parallel
+# test process (pytest-xdist's gw0, gw1, ...) has its own, so that no worker takes another's Celery messages.
+_XDIST_INDEX = int(env("PYTEST_XDIST_WORKER", default="gw0").removeprefix("gw") or 0)
+_TEST_REDIS_URL = env("TEST_REDIS_URL", default=REDIS_URL.rsplit("/", 1)[0] + f"/{14 - _XDIST_INDEX}")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -3,12 +3,13 @@ each chunk, so the job's progress moves), end."""
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TextIO
 
 from projects.exports.context import ExportContext
 from projects.exports.records import ExportSource, TaskRecord, task_record_chunks
+from projects.label_schema.fields import Field, LabelSchema
 
 
 def iso(moment: datetime) -> str:
@@ -30,6 +31,12 @@ class ExportWriter(ABC):
         self.context = context
         self.out = out
 
+    @classmethod
+    def schema_refusal(cls, schemas: Sequence[LabelSchema]) -> str | None:
+        """Why this format can make nothing of a project whose label schema versions are `schemas` (so that the
+        export is refused when asked for, not run into an empty file); None when it can."""
+        return None
+
     def begin(self) -> None:  # noqa: B027 - most formats have no header
         """Write what comes before the first task."""
 
@@ -40,6 +47,11 @@ class ExportWriter(ABC):
 
     def end(self) -> None:  # noqa: B027 - most formats have no trailer
         """Write what comes after the last task."""
+
+
+def has_field(schemas: Sequence[LabelSchema], kinds: tuple[type[Field], ...], where: Callable[[Any], bool]) -> bool:
+    """Whether any schema version has a field of one of `kinds` that `where` accepts."""
+    return any(isinstance(item, kinds) and where(item) for schema in schemas for item in schema)
 
 
 class TaskRecordWriter(ExportWriter):

@@ -14,11 +14,12 @@ Images are written as tasks stream by; boxes are spooled to a temporary file and
 import json
 import shutil
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
-from projects.exports.base import TaskRecordWriter, iso
+from projects.exports.base import TaskRecordWriter, has_field, iso
 from projects.exports.records import TaskRecord
-from projects.label_schema.fields import BoxesField
+from projects.label_schema.fields import BoxesField, LabelSchema
 
 
 def _compact(value: Any) -> str:
@@ -28,6 +29,12 @@ def _compact(value: Any) -> str:
 class CocoWriter(TaskRecordWriter):
     extension = "coco.json"
     content_type = "application/json"
+
+    @classmethod
+    def schema_refusal(cls, schemas: Sequence[LabelSchema]) -> str | None:
+        if has_field(schemas, (BoxesField,), lambda field: True):
+            return None
+        return "COCO is made from boxes fields, and the project's label schema has none."
 
     def begin(self) -> None:
         self.categories: dict[tuple[str, str], int] = {}

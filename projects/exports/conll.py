@@ -12,11 +12,12 @@ since one column holds one tag; a span over whitespace only tags nothing. Texts 
 """
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from projects.exports.base import TaskRecordWriter
+from projects.exports.base import TaskRecordWriter, has_field
 from projects.exports.records import TaskRecord
-from projects.label_schema.fields import SpansField
+from projects.label_schema.fields import LabelSchema, SpansField
 
 DOCSTART = "-DOCSTART- -X- -X- O\n\n"
 _TOKEN = re.compile(r"\S+")
@@ -58,6 +59,12 @@ def conll_document(text: str, spans: list[Any]) -> str:
 class ConllWriter(TaskRecordWriter):
     extension = "conll"
     content_type = "text/plain; charset=utf-8"
+
+    @classmethod
+    def schema_refusal(cls, schemas: Sequence[LabelSchema]) -> str | None:
+        if has_field(schemas, (SpansField,), lambda field: True):
+            return None
+        return "CoNLL is made from spans fields, and the project's label schema has none."
 
     def write_task(self, record: TaskRecord) -> int:
         written = 0

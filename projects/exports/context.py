@@ -64,21 +64,26 @@ def _parsed(document: Any) -> LabelSchema | None:
     return parse_schema(document)
 
 
-def export_context_build(
-    *, export_id: str, project: Project, filters: ExportFilters, created_at: datetime
-) -> ExportContext:
-    """Load every schema version of the project (a handful of rows); call inside the organization's context."""
+def export_schemas(project: Project) -> dict[int, LabelSchema | None]:
+    """Every schema version of the project (a handful of rows), parsed; call inside the organization's context."""
     schemas = {
         version: _parsed(document)
         for version, document in LabelSchemaVersion.objects.filter(project=project).values_list("version", "document")
     }
     if project.schema_version not in schemas:
         schemas[project.schema_version] = _parsed(project.label_schema)
+    return schemas
+
+
+def export_context_build(
+    *, export_id: str, project: Project, filters: ExportFilters, created_at: datetime
+) -> ExportContext:
+    """Load every schema version of the project; call inside the organization's context."""
     return ExportContext(
         export_id=export_id,
         project_id=str(project.uuid),
         created_at=created_at,
         filters=filters,
         current_version=project.schema_version,
-        schemas=schemas,
+        schemas=export_schemas(project),
     )

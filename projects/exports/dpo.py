@@ -11,12 +11,13 @@
 Each line also names the task, the field, the candidates' ids, the annotation and its pseudonymous annotator.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
-from projects.exports.base import TaskRecordWriter, json_line
+from projects.exports.base import TaskRecordWriter, has_field, json_line
 from projects.exports.chat import chat_messages
 from projects.exports.records import AnnotationRecord, TaskRecord
-from projects.label_schema.fields import PairwiseField, RankingField
+from projects.label_schema.fields import LabelSchema, PairwiseField, RankingField
 
 
 def _candidates(data: dict[str, Any], source: str) -> list[tuple[str, str]]:
@@ -51,6 +52,12 @@ def ranking_pairs(ranks: dict[str, Any], order: list[str], mode: str) -> list[tu
 class DpoWriter(TaskRecordWriter):
     extension = "dpo.jsonl"
     content_type = "application/x-ndjson"
+
+    @classmethod
+    def schema_refusal(cls, schemas: Sequence[LabelSchema]) -> str | None:
+        if has_field(schemas, (PairwiseField, RankingField), lambda field: True):
+            return None
+        return "DPO pairs are made from pairwise or ranking fields, and the project's label schema has neither."
 
     def _line(
         self,

@@ -24,6 +24,7 @@ from projects.exports.target import ExportTargetError, export_target_put
 from projects.models import ExportJob, JobState
 from projects.object_store import Stored, object_store, organization_key
 from tenancy.context import organization_context
+from tenancy.faults import fault_classify
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,11 @@ def _finish(job: ExportJob, *, state: str, rows: int | None, stored: Stored | No
 
 
 def export_run(job: ExportJob) -> ExportJob:
-    """Run one export job to its end (succeeded, or failed with a message); a finished job is left as it is."""
+    """Run one export job to its end (succeeded, or failed with a message); a finished job is left as it is.
+
+    A fault a retry can fix (tenancy.faults: the database or a store was briefly away) is raised, the job left
+    running: the task runs it again from the start, or gives up with export_abandon. Any other fails it at once.
+    """
     started = _start(job)
     if started is None:
         with organization_context(job.organization_id):
@@ -137,15 +142,35 @@ def export_run(job: ExportJob) -> ExportJob:
             stored = _store(job, spool)
     except ExportTargetError as exc:
         logger.warning("export.target_failed", extra={"export": str(job.uuid), "error": str(exc)})
+        if exc.transient:
+            raise
         return _finish(job, state=JobState.FAILED, rows=None, stored=None, message=str(exc))
     except SoftTimeLimitExceeded:
         logger.warning("export.time_limit", extra={"export": str(job.uuid)})
         message = "The export took longer than the worker's time limit; narrow it with filters, or ask the operator."
         return _finish(job, state=JobState.FAILED, rows=None, stored=None, message=message)
-    except Exception:
-        # Anything else is a fault of ours or of the platform's store; the details stay in the log, not the job.
-        logger.exception("export.failed", extra={"export": str(job.uuid)})
-        message = f"The export failed unexpectedly; the worker's log has the details (export {job.uuid})."
+    except Exception as exc:
+        fault = fault_classify(exc)
+        if fault.transient:
+            logger.warning("export.interrupted", extra={"export": str(job.uuid), "cause": fault.cause})
+            raise
+        # A fault of ours or of the platform's store: the job names its cause, the log has the traceback.
+        logger.exception("export.failed", extra={"export": str(job.uuid), "cause": fault.cause})
+        message = f"The export failed: {fault.cause}; the worker's log has the details (export {job.uuid})."
         return _finish(job, state=JobState.FAILED, rows=None, stored=None, message=message)
     logger.info("export.succeeded", extra={"export": str(job.uuid), "rows": rows, "bytes": stored.size})
     return _finish(job, state=JobState.SUCCEEDED, rows=rows, stored=stored, message="")
+
+
+def export_abandon(job: ExportJob, *, message: str) -> None:
+    """Fail a job that cannot go on (its runs keep failing, or failed before writing began); an ended job is
+    left as it is."""
+    with organization_context(job.organization_id):
+        locked = (
+            ExportJob.objects.select_for_update(of=("self",))
+            .select_related("project", "storage")
+            .filter(pk=job.pk)
+            .first()
+        )
+        if locked is not None and locked.state in (JobState.PENDING, JobState.RUNNING):
+            _finish(locked, state=JobState.FAILED, rows=None, stored=None, message=message)

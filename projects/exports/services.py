@@ -8,11 +8,12 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from projects import config
+from projects.exports.context import export_schemas
 from projects.exports.filters import ExportFilters
 from projects.exports.formats import WRITERS, export_filename
 from projects.models import ExportFormat, ExportJob, JobState, Project, StorageConnection
 from projects.object_store import object_store
-from tenancy.errors import Conflict, InvalidInput, NotAllowed
+from tenancy.errors import Conflict, FieldError, InvalidInput, NotAllowed
 from tenancy.models import Membership, Role
 from workers.enqueue import enqueue_on_commit
 
@@ -42,6 +43,11 @@ def export_create(
         raise InvalidInput(f"Unknown export format {export_format!r}.")
     if storage is not None and storage.organization_id != project.organization_id:
         raise InvalidInput("The storage connection is not this organization's.")
+    # Every schema version counts: older annotations are exported under the version they were made with.
+    schemas = [schema for schema in export_schemas(project).values() if schema is not None]
+    refusal = WRITERS[export_format].schema_refusal(schemas)
+    if refusal is not None:
+        raise InvalidInput(refusal, errors=[FieldError("format", refusal, "unsupported_by_schema")])
     with transaction.atomic():
         job = ExportJob.objects.create(
             project=project,

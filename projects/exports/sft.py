@@ -6,12 +6,13 @@ text field without a source (a comment, a rationale) answers no prompt and gives
 answer. Each line also names the task, the field, the annotation and its pseudonymous annotator.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
-from projects.exports.base import TaskRecordWriter, json_line
+from projects.exports.base import TaskRecordWriter, has_field, json_line
 from projects.exports.chat import chat_messages
 from projects.exports.records import TaskRecord
-from projects.label_schema.fields import TextField
+from projects.label_schema.fields import LabelSchema, TextField
 
 
 def conversation(source_value: Any) -> list[dict[str, str]] | None:
@@ -24,6 +25,15 @@ def conversation(source_value: Any) -> list[dict[str, str]] | None:
 class SftWriter(TaskRecordWriter):
     extension = "sft.jsonl"
     content_type = "application/x-ndjson"
+
+    @classmethod
+    def schema_refusal(cls, schemas: Sequence[LabelSchema]) -> str | None:
+        if has_field(schemas, (TextField,), lambda field: field.source is not None):
+            return None
+        return (
+            "SFT examples are made from text fields with a source (the prompt or chat they answer), and the "
+            "project's label schema has none."
+        )
 
     def write_task(self, record: TaskRecord) -> int:
         written = 0

@@ -18,6 +18,10 @@ from projects.storage_connections import StorageError, join_prefix, s3_client
 class ExportTargetError(Exception):
     """The organization's storage could not take the file; the message is safe to show its managers."""
 
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient  # what tenancy.faults reads: a store that was only away is tried again
+
 
 def export_target_key(*, connection: StorageConnection, project: Project, filename: str) -> str:
     return join_prefix(connection.prefix, f"annotate-exports/{project.uuid}/{filename}")
@@ -48,6 +52,7 @@ def export_target_put(
         s3_client(connection).put(key, body, content_type)  # type: ignore[arg-type]
     except StorageError as exc:
         raise ExportTargetError(
-            f"The export could not be written to storage connection {connection.name!r}: {exc.message}"
+            f"The export could not be written to storage connection {connection.name!r}: {exc.message}",
+            transient=exc.transient,
         ) from exc
     return Stored(key=key, size=body.size, sha256=body.digest.hexdigest())

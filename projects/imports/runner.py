@@ -458,8 +458,10 @@ def _merge(run: _Run) -> None:
                 _mark_failed(locked, _bad_rows_message(locked.error_count))
                 return
             staging.drop_later_duplicates(locked)
-        # The same lock bulk creation takes: a concurrent request cannot add the same external_ids halfway.
-        Project.objects.select_for_update().filter(pk=run.project.pk).first()
+        # The same lock bulk creation takes: a concurrent request cannot add the same external_ids halfway. NO KEY:
+        # it still excludes the other importers, but not the foreign-key checks (KEY SHARE) of a concurrent insert
+        # that points at the project, which a plain FOR UPDATE would make wait on us: a deadlock at commit.
+        Project.objects.select_for_update(no_key=True).filter(pk=run.project.pk).first()
         staged = staging.staged_count(locked)
         merged = staging.merge_staged(locked, run.project, update_existing=run.update_existing)
         locked.created_count = merged.created
@@ -481,7 +483,12 @@ def _merge(run: _Run) -> None:
         staging.clear_staged(job)
     logger.info(
         "import.succeeded",
-        extra={"import": str(job.uuid), "created": merged.created, "updated": merged.updated, "rows": staged},
+        extra={
+            "import": str(job.uuid),
+            "tasks_created": merged.created,
+            "tasks_updated": merged.updated,
+            "rows": staged,
+        },
     )
 
 

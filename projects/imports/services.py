@@ -1,7 +1,10 @@
 """Creating and cancelling import jobs. Each writes its audit event in the same transaction; the run itself is
 queued once that transaction commits (projects.imports.runner does the work)."""
 
+import gzip
+import re
 import uuid
+import zlib
 from typing import IO, Any
 
 from django.db import transaction
@@ -11,15 +14,18 @@ from audit.services import audit_record
 from projects import config
 from projects.imports.parsers import FORMATS
 from projects.imports.runner import TERMINAL_STATES
+from projects.imports.source import GZIP_MAGIC, SNIFF_BYTES, SUPPORTED_FORMATS, content_kind
 from projects.models import ImportJob, JobState, Project, StorageConnection
 from projects.object_store import object_store, organization_key
 from projects.storage_connections import unsafe_key_reason
-from tenancy.errors import Conflict, FieldError, InvalidInput
+from tenancy.errors import Conflict, FieldError, InvalidInput, UnsupportedFormat
 from tenancy.models import Membership
 from workers.enqueue import enqueue_on_commit
 
 RUN_TASK = "projects.import_run"
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
+# What counts as a file name's extension, for naming it in a refusal ("report.final draft" has none).
+_EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,10})$")
 
 
 def import_format_from_name(filename: str) -> str | None:
@@ -29,6 +35,48 @@ def import_format_from_name(filename: str) -> str | None:
         if name.endswith(extension):
             return fmt
     return None
+
+
+def import_upload_format(*, filename: str, given: str | None) -> str:
+    """The format of an uploaded file: the one the request names, else the one its file name says. A name whose
+    extension is not one imports read (`.xlsx`, `.png`) is refused as an unsupported format (415)."""
+    if given:
+        _check_format(given)
+        return given
+    fmt = import_format_from_name(filename)
+    if fmt is not None:
+        return fmt
+    extension = _EXTENSION.search(filename.lower().removesuffix(".gz"))
+    if extension is not None:
+        message = (
+            f"Unsupported file format .{extension.group(1)}: imports read {SUPPORTED_FORMATS}. Convert the file; "
+            "or, if it is one of these under another name, name its format."
+        )
+        raise UnsupportedFormat(message, errors=[FieldError("file", message, "unsupported_format")])
+    raise InvalidInput(
+        "The request has invalid fields.",
+        errors=[FieldError("format", "Name the format (jsonl, json or csv); the file name does not say it.")],
+    )
+
+
+def _check_content(upload: IO[bytes], fmt: str) -> None:
+    """Refuse a file whose first bytes say it is a spreadsheet, an image or an archive, whatever its name or the
+    format asked for, before anything of it is stored."""
+    start = upload.tell()
+    head = upload.read(SNIFF_BYTES)
+    try:
+        if head.startswith(GZIP_MAGIC):
+            upload.seek(start)
+            with gzip.GzipFile(fileobj=upload, mode="rb") as unzipped:
+                head = unzipped.read(SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error):
+        head = b""  # a broken gzip file: the import reports it, with the rest of what it finds
+    finally:
+        upload.seek(start)
+    kind = content_kind(head)
+    if kind is not None:
+        message = f"Unsupported file format: the file is {kind}, not {fmt}. Imports read {SUPPORTED_FORMATS}."
+        raise UnsupportedFormat(message, errors=[FieldError("file", message, "unsupported_format")])
 
 
 def _options(skip_bad_rows: bool, update_existing: bool) -> dict[str, Any]:
@@ -73,6 +121,7 @@ def import_create_upload(
     """Store an uploaded dataset under the organization's prefix (streamed, never whole in memory) and queue
     its import."""
     _check_format(fmt)
+    _check_content(upload, fmt)
     limit = config.import_max_file_bytes()
     if size > limit:
         raise InvalidInput(

@@ -15,6 +15,45 @@ from projects.imports.errors import FileError, SourceUnavailable
 
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1024 * 1024
+# What an import reads, for messages that refuse anything else.
+SUPPORTED_FORMATS = "jsonl (.jsonl, .ndjson), json (.json) and csv (.csv), each plain or gzip-compressed (.gz)"
+
+# The first bytes of files people export from other tools and try to import as they are. None of them can begin a
+# JSON or CSV text, so recognising them costs nothing but a look at the first bytes, and the refusal can say what
+# the file is instead of reporting every "row" of it as broken.
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one)"),
+    (0, b"PK\x05\x06", "a ZIP archive (an Excel .xlsx workbook is one)"),
+    (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an OLE2 document (an Excel .xls workbook is one)"),
+    (0, b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (0, b"\xff\xd8\xff", "a JPEG image"),
+    (0, b"GIF87a", "a GIF image"),
+    (0, b"GIF89a", "a GIF image"),
+    (8, b"WEBP", "a WebP image"),
+    (0, b"II*\x00", "a TIFF image"),
+    (0, b"MM\x00*", "a TIFF image"),
+    (0, b"%PDF-", "a PDF document"),
+    (0, b"PAR1", "a Parquet file"),
+    (0, b"SQLite format 3\x00", "an SQLite database"),
+    (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (0, b"\xfd7zXZ\x00", "an xz-compressed file"),
+    (0, b"(\xb5/\xfd", "a Zstandard-compressed file"),
+    (0, b"Rar!\x1a\x07", "a RAR archive"),
+)
+SNIFF_BYTES = 16
+
+
+def content_kind(head: bytes) -> str | None:
+    """What a file is, from its first SNIFF_BYTES (decompressed) bytes, when it is a kind no import reads."""
+    for offset, signature, kind in _SIGNATURES:
+        if head[offset : offset + len(signature)] == signature:
+            return kind
+    return None
+
+
+def unsupported_content(label: str, kind: str) -> FileError:
+    return FileError("unsupported_format", f"{label} is {kind}: imports read {SUPPORTED_FORMATS}.")
+
 
 # Opens the source's raw (possibly compressed) bytes, positioned at the given raw offset.
 Opener = Callable[[int], IO[bytes]]
@@ -74,8 +113,13 @@ class SourceReader:
         if gzip_hint is None:
             gzip_hint = buffered.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC
         self.gzip = gzip_hint
-        self._stream: io.BufferedIOBase = gzip.GzipFile(fileobj=buffered, mode="rb") if self.gzip else buffered
+        self._stream: io.BufferedReader[_CountingRaw] | gzip.GzipFile = (
+            gzip.GzipFile(fileobj=buffered, mode="rb") if self.gzip else buffered
+        )
         self.offset = raw_start
+        # A spreadsheet or an image among the objects of a prefix is named for what it is at the first read,
+        # before any of its "rows" is reported broken.
+        self._sniff = offset == 0
         while self.offset < offset:
             if not self.read(min(READ_CHUNK, offset - self.offset)):
                 raise FileError("changed", f"{self.label} is shorter than when the import started reading it.")
@@ -101,8 +145,16 @@ class SourceReader:
             "file_too_large", f"{self.label} is larger than {self.max_bytes} bytes (IMPORT_MAX_FILE_BYTES)."
         )
 
+    def _check_kind(self) -> None:
+        self._sniff = False
+        kind = content_kind(self._stream.peek(SNIFF_BYTES)[:SNIFF_BYTES])
+        if kind is not None:
+            raise unsupported_content(self.label, kind)
+
     def read(self, size: int) -> bytes:
         try:
+            if self._sniff:
+                self._check_kind()
             data = self._stream.read(size)
         except _GZIP_ERRORS as exc:
             raise _bad_gzip(self.label) from exc
@@ -110,6 +162,8 @@ class SourceReader:
 
     def readline(self, limit: int) -> bytes:
         try:
+            if self._sniff:
+                self._check_kind()
             data = self._stream.readline(limit)
         except _GZIP_ERRORS as exc:
             raise _bad_gzip(self.label) from exc

@@ -1,8 +1,7 @@
 """The staging table's statements: rows in, duplicates found, everything merged into the tasks, rows out.
 
-On PostgreSQL each step is one set-based statement (the rows never come back to Python). Rows come in by COPY
-into a temporary table, then INSERT ... SELECT (COPY itself is refused on tables under row-level security). Other
-databases (the embedded SQLite default) take the ORM path, in chunks, with the same results.
+Each step is one set-based statement (the rows never come back to Python). Rows come in by COPY into a temporary
+table, then INSERT ... SELECT (COPY itself is refused on tables under row-level security).
 """
 
 from collections.abc import Iterator, Sequence
@@ -15,16 +14,8 @@ from django.utils import timezone
 
 from projects.imports.rows import CheckedRow, json_bytes
 from projects.models import ImportJob, ImportRow, Project, Task
-from projects.services import task_from_row
 
 _CHUNK = 2000
-# What update_existing compares and replaces. Whether a task is gold, and whether it is a qualification task, is
-# fixed when it is created: changing either would move it between routing pools under annotators' feet.
-_UPDATED_FIELDS = ("data", "priority", "required_skills", "language")
-
-
-def _postgres() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def _table(model: type[ImportRow] | type[Task]) -> str:
@@ -34,27 +25,6 @@ def _table(model: type[ImportRow] | type[Task]) -> str:
 def stage_rows(job: ImportJob, source_index: int, rows: Sequence[CheckedRow]) -> None:
     """Add checked rows to the job's staging rows."""
     if not rows:
-        return
-    if not _postgres():
-        ImportRow.objects.bulk_create(
-            [
-                ImportRow(
-                    organization_id=job.organization_id,
-                    job=job,
-                    source_index=source_index,
-                    line=row.line,
-                    external_id=row.external_id,
-                    data=row.data,
-                    priority=row.priority,
-                    required_skills=row.required_skills,
-                    language=row.language,
-                    qualification=row.qualification,
-                    gold_answer=row.gold_answer,
-                )
-                for row in rows
-            ],
-            batch_size=500,
-        )
         return
     # COPY is the cheapest way in for rows, but the staging table is under row-level security, which COPY FROM
     # refuses; so the batch is copied into a temporary table (this connection's own, emptied at every commit),
@@ -214,10 +184,10 @@ def merge_staged(job: ImportJob, project: Project, *, update_existing: bool) -> 
     rows and the tasks would depend on those beliefs, and right after a large import (statistics not gathered
     yet) a nested loop over every task of the organization per row is what it may pick.
     """
-    if not _postgres():
-        return _merge_orm(job, project, update_existing=update_existing)
     tasks, rows = _table(Task), _table(ImportRow)
     if update_existing:
+        # Whether a task is gold, and whether it is a qualification task, is fixed when it is created: changing
+        # either would move it between routing pools under annotators' feet.
         on_conflict = (
             " ON CONFLICT (project_id, external_id) DO UPDATE SET data = EXCLUDED.data, priority = EXCLUDED.priority,"
             " required_skills = EXCLUDED.required_skills, language = EXCLUDED.language,"
@@ -245,40 +215,3 @@ def merge_staged(job: ImportJob, project: Project, *, update_existing: bool) -> 
         row = cursor.fetchone()
     created, updated = (int(row[0]), int(row[1])) if row else (0, 0)
     return MergeResult(created=created, updated=updated)
-
-
-def _merge_orm(job: ImportJob, project: Project, *, update_existing: bool) -> MergeResult:
-    created = updated = 0
-    last_id = 0
-    while True:
-        chunk = list(ImportRow.objects.filter(job=job, id__gt=last_id).order_by("id")[:_CHUNK])
-        if not chunk:
-            return MergeResult(created=created, updated=updated)
-        last_id = chunk[-1].pk
-        existing = {
-            task.external_id: task
-            for task in Task.objects.filter(project=project, external_id__in=[row.external_id for row in chunk])
-        }
-        changed: list[Task] = []
-        new: list[Task] = []
-        for row in chunk:
-            task = existing.get(row.external_id)
-            if task is None:
-                new.append(task_from_row(project, row))
-                existing[row.external_id] = new[-1]
-            elif update_existing and task.pk is not None and _differs(task, row):
-                for name in _UPDATED_FIELDS:
-                    setattr(task, name, getattr(row, name))
-                if task.is_gold and row.gold_answer is not None:
-                    task.gold_answer = row.gold_answer
-                changed.append(task)
-        Task.objects.bulk_create(new, batch_size=500)
-        Task.objects.bulk_update(changed, [*_UPDATED_FIELDS, "gold_answer"], batch_size=500)
-        created += len(new)
-        updated += len(changed)
-
-
-def _differs(task: Task, row: ImportRow) -> bool:
-    if any(getattr(task, name) != getattr(row, name) for name in _UPDATED_FIELDS):
-        return True
-    return task.is_gold and row.gold_answer is not None and task.gold_answer != row.gold_answer

@@ -2,18 +2,6 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def unlogged(apps, schema_editor):
-    # Staging rows are written once, read once and deleted within minutes: the write-ahead log of them would
-    # only slow the import down. A crash empties the table; the runner notices and starts such a job over.
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE projects_importrow SET UNLOGGED")
-
-
-def logged(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE projects_importrow SET LOGGED")
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -41,5 +29,10 @@ class Migration(migrations.Migration):
             model_name='importrow',
             index=models.Index(fields=['job', 'id'], name='importrow_job_order'),
         ),
-        migrations.RunPython(unlogged, logged),
+        # Staging rows are written once, read once and deleted within minutes: the write-ahead log of them would
+        # only slow the import down. A crash empties the table; the runner notices and starts such a job over.
+        migrations.RunSQL(
+            "ALTER TABLE projects_importrow SET UNLOGGED",
+            "ALTER TABLE projects_importrow SET LOGGED",
+        ),
     ]

@@ -81,6 +81,15 @@ function render() {
   }
 }
 
+// A project starts with no fields: the page offers this one (the example of docs/label-schemas.md), which the
+// manager then edits. It only fills the editor; nothing is saved until the form is.
+const EXAMPLE = {
+  fields: [
+    { name: "sentiment", type: "choices", label: "Overall sentiment", options: ["positive", "negative", "mixed"] },
+    { name: "reason", type: "text", label: "Why is it mixed?", required: false, when: { field: "sentiment", equals: "mixed" } },
+  ],
+};
+
 if (preview && source) {
   let timer = null;
   source.addEventListener("input", () => {
@@ -88,4 +97,9 @@ if (preview && source) {
     timer = setTimeout(render, 150);
   });
   render();
+  document.getElementById("schema-example")?.addEventListener("click", () => {
+    source.value = JSON.stringify(EXAMPLE, null, 2);
+    render();
+    source.focus();
+  });
 }

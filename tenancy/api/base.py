@@ -5,12 +5,13 @@ resolve the tenant themselves and never accept it from the request.
 """
 
 import copy
+import logging
 import uuid
 from typing import Any, ClassVar, TypeVar
 
-from django.db import models, transaction
-from django.http import Http404, HttpRequest
-from rest_framework import exceptions
+from django.db import DatabaseError, models, transaction
+from django.http import Http404, HttpRequest, HttpResponseBase
+from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,12 +19,15 @@ from rest_framework.response import Response
 from audit.context import set_actor
 from audit.services import audit_record_denied
 from tenancy import services as tenancy_services
+from tenancy.api.exceptions import TRY_AGAIN, json_error, lost_a_race, try_again_headers
 from tenancy.context import enter_organization, no_organization
 from tenancy.errors import NotAllowed
 from tenancy.models import ApiToken, Membership, Organization, Role
 from tenancy.selectors import AmbiguousOrganization, effective_role, membership_for_session
 
 M = TypeVar("M", bound=models.Model)
+
+logger = logging.getLogger(__name__)
 
 ORGANIZATION_SESSION_KEY = "organization"
 ORGANIZATION_HEADER = "X-Organization"
@@ -48,7 +52,39 @@ def resolve_membership(request: Request) -> Membership:
     return membership
 
 
-class OrganizationAPIView(GenericAPIView):  # type: ignore[type-arg]
+class RequestTransactionMixin:
+    """Every API view: the request runs in one transaction, kept only when the answer is a success.
+
+    An error answer (4xx or 5xx) leaves the database as it was before the request, whatever the handler had
+    written by then: a second service refusing after a first one wrote, a check after a write, an exception. DRF's
+    own rollback (`set_rollback` in its exception handler) acts only under ATOMIC_REQUESTS, which would also wrap
+    the web pages and answer a failed commit in Django's HTML; this block is the request's own, so the answer is
+    judged here, after the handler and DRF's exception handling, by its status alone. Refusals recorded meanwhile
+    survive the rollback: they are written after this block (audit.services.audit_denied_after_request).
+
+    A commit the database refuses because a concurrent transaction won (a deadlock or a serialization failure, both
+    found at COMMIT for deferred checks) is answered 503 with Retry-After: the transaction was undone entirely, so
+    sending the request again is safe. It is not retried here: the body has been read, an upload may have gone to
+    the object store, and only the client knows whether it still wants the change.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            with transaction.atomic():
+                response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+                if response.status_code >= status.HTTP_400_BAD_REQUEST:
+                    transaction.set_rollback(True)
+        except DatabaseError as exc:
+            # Inside the block DRF answered every error it could; what is left here is the commit, or a database
+            # error it re-raised. Only a lost race is worth sending again; the rest is Django's JSON 500.
+            if not lost_a_race(exc):
+                raise
+            logger.warning("api.transaction_lost_race", extra={"path": request.path[:512], "at": "commit"})
+            return json_error(TRY_AGAIN, status.HTTP_503_SERVICE_UNAVAILABLE, try_again_headers())
+        return response
+
+
+class OrganizationAPIView(RequestTransactionMixin, GenericAPIView):  # type: ignore[type-arg]
     """Tenant-scoped endpoint. Every request runs in one transaction whose row policies see one organization."""
 
     # Minimum role per HTTP method; methods not listed need manager for writes and annotator for reads.
@@ -57,10 +93,10 @@ class OrganizationAPIView(GenericAPIView):  # type: ignore[type-arg]
     membership: Membership
     role: Role
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        # The transaction holds the tenant setting; services inside open savepoints, so a failed write rolls
-        # back alone while the refusal itself can still be recorded.
-        with no_organization(), transaction.atomic():
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # The request's transaction (RequestTransactionMixin) holds the tenant setting; no tenant is in context
+        # until initial() has resolved the member.
+        with no_organization():
             return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -81,11 +117,14 @@ class OrganizationAPIView(GenericAPIView):  # type: ignore[type-arg]
         )
         if token is not None:
             tenancy_services.api_token_touch(token=token)
-        needed = self.required_roles.get(
-            request.method or "GET", Role.ANNOTATOR if request.method in _SAFE_METHODS else Role.MANAGER
-        )
+        needed = self.required_role(request.method or "GET")
         if not self.role.at_least(needed):
             raise exceptions.PermissionDenied(f"This action needs the {needed.value} role or higher.")
+
+    @classmethod
+    def required_role(cls, method: str) -> Role:
+        """The least role that may call `method` here; the OpenAPI schema documents its 403 from the same rule."""
+        return cls.required_roles.get(method, Role.ANNOTATOR if method in _SAFE_METHODS else Role.MANAGER)
 
     def handle_exception(self, exc: Exception) -> Response:
         organization = getattr(self, "organization", None)

@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tenancy import stored_secrets
 from tenancy.api.strict import StrictModelSerializer, StrictSerializer
 from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Organization, Role, Skill, User
 
@@ -18,9 +19,20 @@ class UserSerializer(serializers.ModelSerializer[User]):
         read_only_fields = fields
 
 
+class SettingsField(serializers.DictField):
+    """The organization's settings; a stored secret shows only as `<name>_set`, never in any form of its value."""
+
+    def to_representation(self, value: Any) -> Any:
+        return super().to_representation(stored_secrets.sealed_fields_hidden(value))
+
+
 class OrganizationSerializer(StrictModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    settings = serializers.DictField(required=False)
+    settings = SettingsField(
+        required=False,
+        help_text="Replaced as a whole. `audit_stream.token` is write-only (null removes it); reads show "
+        "`audit_stream.token_set`. Send a section back as read to keep it.",
+    )
 
     class Meta:
         model = Organization
@@ -28,12 +40,26 @@ class OrganizationSerializer(StrictModelSerializer):
         read_only_fields = ["id", "slug", "created_at"]
 
 
+class OrganizationBriefSerializer(serializers.ModelSerializer[Organization]):
+    """What every member may know of their organization: which one it is."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+
+    class Meta:
+        model = Organization
+        fields = ["id", "slug", "name"]
+        read_only_fields = fields
+
+
 class MeSerializer(serializers.Serializer[Any]):
     user = UserSerializer()
-    organization = OrganizationSerializer()
+    organization = OrganizationBriefSerializer()
     role = serializers.CharField()
     token = serializers.CharField(allow_null=True, help_text="Prefix of the token in use, if any.")
-    organizations = serializers.ListField(child=serializers.DictField())
+    organizations = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="With a token, its organization only; with a session, every organization of the signed-in person.",
+    )
 
 
 # The shapes are checked by the services, which name each bad entry by its path (`languages[2]`,
@@ -160,22 +186,16 @@ class InvitationSerializer(serializers.ModelSerializer[Invitation]):
         read_only_fields = fields
 
 
-class InvitationCreatedSerializer(InvitationSerializer):
-    accept_url = serializers.CharField(read_only=True, help_text="Carries the invitation's secret; shown once.")
-
-    class Meta(InvitationSerializer.Meta):
-        fields = [*InvitationSerializer.Meta.fields, "accept_url"]
-        read_only_fields = fields
-
-
 class InvitationCreateSerializer(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=Role.choices)
 
 
 class InvitationAcceptSerializer(StrictSerializer):
-    token = serializers.CharField(max_length=128)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    token = serializers.CharField(max_length=128, help_text="The secret after `#` in the invitation mail's link.")
+    name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="For a new account only."
+    )
     password = serializers.CharField(
         max_length=256,
         required=False,
@@ -230,9 +250,12 @@ class ApiTokenCreateSerializer(StrictSerializer):
 class PlatformOrganizationCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=64)
-    owner_email = serializers.EmailField(max_length=254, help_text="Invited as the organization's first owner.")
+    owner_email = serializers.EmailField(
+        max_length=254,
+        help_text="Invited as the organization's first owner, by mail, whether or not the address has an account.",
+    )
 
 
 class PlatformOrganizationCreatedSerializer(serializers.Serializer[Any]):
     organization = OrganizationSerializer()
-    owner_invitation = InvitationCreatedSerializer()
+    owner_invitation = InvitationSerializer()

@@ -23,6 +23,12 @@ class RejectUnknownFieldsMixin:
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
+class ExactResponseMixin:
+    """A response shape that carries exactly its fields, never more. The API schema says so (`additionalProperties:
+    false`), which lets a client tell it from a fuller shape of the same object that the answer may also take (a
+    project's brief, for the roles that may not see the whole project)."""
+
+
 class StrictSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     pass
 

@@ -4,6 +4,7 @@ import uuid
 from typing import Any, ClassVar, NoReturn
 
 from django.db import transaction
+from django.http import HttpRequest, HttpResponseBase
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -16,9 +17,10 @@ from rest_framework.views import APIView
 
 from audit.context import set_actor
 from audit.services import audit_record_denied
-from tenancy import selectors, services, skills
+from tenancy import selectors, services, skills, throttling
 from tenancy.api import serializers as s
-from tenancy.api.base import OrganizationAPIView, object_by_uuid
+from tenancy.api.base import OrganizationAPIView, RequestTransactionMixin, object_by_uuid
+from tenancy.api.schema import error_response
 from tenancy.api.strict import EmptySerializer
 from tenancy.context import no_organization, organization_context
 from tenancy.errors import FieldError, InvalidInput
@@ -27,10 +29,12 @@ from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Role, 
 
 
 class OrganizationView(OrganizationAPIView):
-    """The organization the request acts for."""
+    """The organization the request acts for, with its settings: owners and admins (everyone else has `me`)."""
 
     serializer_class = s.OrganizationSerializer
-    required_roles: ClassVar[dict[str, Role]] = {"PATCH": Role.ADMIN}
+    # The settings say where the audit trail goes and which secrets are set: admin business. What every member
+    # needs (which organization this is) is in `me`.
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ADMIN, "PATCH": Role.ADMIN}
 
     def get(self, request: Request) -> Response:
         return Response(s.OrganizationSerializer(self.organization).data)
@@ -46,13 +50,16 @@ class OrganizationView(OrganizationAPIView):
 
 
 class MeView(OrganizationAPIView):
-    """Who the request acts as: user, organization, effective role, and the user's other organizations."""
+    """Who the request acts as: user, organization, effective role; with a session, the person's organizations."""
 
     serializer_class = s.MeSerializer
 
     def get(self, request: Request) -> Response:
-        token = request.auth if hasattr(request.auth, "prefix") else None
-        memberships = selectors.user_memberships(user=self.membership.user)
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        # A token is scoped to one organization: whom else its holder works for is none of its business (tokens are
+        # handed to scripts and services, and a person's other affiliations are theirs to tell). A session is the
+        # person themself, choosing between their organizations.
+        memberships = [self.membership] if token is not None else selectors.user_memberships(user=self.membership.user)
         return Response(
             s.MeSerializer(
                 {
@@ -89,7 +96,7 @@ class MemberDetailView(OrganizationAPIView):
 
     @extend_schema(
         request=s.MemberUpdateSerializer,
-        responses=s.MemberSerializer,
+        responses={200: s.MemberSerializer, 409: error_response("The change would leave the organization no owner.")},
         description="Change a member's role, the languages they work in, or their conflict-of-interest attributes.",
     )
     def patch(self, request: Request, member_id: str) -> Response:
@@ -108,6 +115,12 @@ class MemberDetailView(OrganizationAPIView):
             )
         return Response(s.MemberSerializer(member).data)
 
+    @extend_schema(
+        responses={
+            204: None,
+            409: error_response("The member is the last owner, or has recorded annotations (pause them instead)."),
+        }
+    )
     def delete(self, request: Request, member_id: str) -> Response:
         member = self.get_by_uuid(selectors.membership_list(), member_id)
         services.membership_remove(actor=self.membership, membership=member)
@@ -135,7 +148,11 @@ class MemberUnpauseView(OrganizationAPIView):
     serializer_class = EmptySerializer
     required_roles: ClassVar[dict[str, Role]] = {"POST": Role.ADMIN}
 
-    @extend_schema(request=EmptySerializer, responses=s.MemberSerializer, description="Let a paused member work again.")
+    @extend_schema(
+        request=EmptySerializer,
+        responses={200: s.MemberSerializer, 409: error_response("The member is not paused.")},
+        description="Let a paused member work again.",
+    )
     def post(self, request: Request, member_id: str) -> Response:
         member = self.get_by_uuid(selectors.membership_list(), member_id)
         EmptySerializer(data=request.data).is_valid(raise_exception=True)
@@ -169,7 +186,7 @@ class SkillDetailView(OrganizationAPIView):
 
     @extend_schema(
         request=s.SkillInputSerializer,
-        responses=s.SkillSerializer,
+        responses={200: s.SkillSerializer, 409: error_response("A project or task requires the skill by its name.")},
         description="Rename a skill (refused while projects or tasks require it) or change its description.",
     )
     def patch(self, request: Request, skill_id: str) -> Response:
@@ -179,7 +196,10 @@ class SkillDetailView(OrganizationAPIView):
         skill = skills.skill_update(actor=self.membership, skill=skill, **body.validated_data)
         return Response(s.SkillSerializer(skill).data)
 
-    @extend_schema(responses={204: None}, description="Delete a skill nothing requires; members' levels go with it.")
+    @extend_schema(
+        responses={204: None, 409: error_response("A project or task requires the skill.")},
+        description="Delete a skill nothing requires; members' levels go with it.",
+    )
     def delete(self, request: Request, skill_id: str) -> Response:
         skill = self.get_by_uuid(selectors.skill_list(), skill_id)
         skills.skill_delete(actor=self.membership, skill=skill)
@@ -210,6 +230,12 @@ class MemberSkillListView(ListModelMixin, OrganizationAPIView):
             return MemberSkill.objects.unscoped().none()
         return selectors.member_skill_list(membership=self._member(self.kwargs["member_id"]))
 
+    @extend_schema(
+        responses={
+            200: s.MemberSkillSerializer(many=True),
+            403: error_response("Below manager, only one's own skills may be read."),
+        }
+    )
     def get(self, request: Request, member_id: str) -> Response:
         return self.list(request)
 
@@ -262,7 +288,16 @@ class InvitationListView(ListModelMixin, OrganizationAPIView):
     def get(self, request: Request) -> Response:
         return self.list(request)
 
-    @extend_schema(request=s.InvitationCreateSerializer, responses={201: s.InvitationCreatedSerializer})
+    @extend_schema(
+        request=s.InvitationCreateSerializer,
+        responses={
+            201: s.InvitationSerializer,
+            409: error_response("The address is a member already, or has a pending invitation."),
+        },
+        description="Invite an address. Its link, which carries the invitation's secret, goes to that address by "
+        "mail only, never back to whoever invited it; the answer is the same whether or not the address has an "
+        "account.",
+    )
     def post(self, request: Request) -> Response:
         serializer = s.InvitationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -272,8 +307,7 @@ class InvitationListView(ListModelMixin, OrganizationAPIView):
             email=serializer.validated_data["email"],
             role=Role(serializer.validated_data["role"]),
         )
-        data = {**s.InvitationSerializer(issued.invitation).data, "accept_url": issued.accept_url}
-        return Response(data, status=status.HTTP_201_CREATED)
+        return Response(s.InvitationSerializer(issued.invitation).data, status=status.HTTP_201_CREATED)
 
 
 class InvitationDetailView(OrganizationAPIView):
@@ -283,7 +317,11 @@ class InvitationDetailView(OrganizationAPIView):
     def get(self, request: Request, invitation_id: str) -> Response:
         return Response(s.InvitationSerializer(self.get_by_uuid(selectors.invitation_list(), invitation_id)).data)
 
-    @extend_schema(responses=s.InvitationSerializer, description="Revoke a pending invitation.")
+    # A DELETE documented with a bare serializer reads as 204; this one answers 200 with the revoked invitation.
+    @extend_schema(
+        responses={200: s.InvitationSerializer, 409: error_response("The invitation is no longer pending.")},
+        description="Revoke a pending invitation.",
+    )
     def delete(self, request: Request, invitation_id: str) -> Response:
         invitation = self.get_by_uuid(selectors.invitation_list(), invitation_id)
         invitation = services.invitation_revoke(actor=self.membership, invitation=invitation)
@@ -294,27 +332,49 @@ class InvitationAcceptThrottle(AnonRateThrottle):
     scope = "invitation_accept"
 
 
-class InvitationAcceptView(APIView):
-    """Accept an invitation with the secret from its link: as the signed-in user, or with a new account."""
+class InvitationAcceptView(RequestTransactionMixin, APIView):
+    """Accept an invitation with the secret from its mail: as the signed-in account of the invited address, or with
+    a new account for an address that has none. A wrong secret counts as a failed sign-in (tenancy.throttling)."""
 
     permission_classes = [permissions.AllowAny]
     throttle_classes = [InvitationAcceptThrottle]
     serializer_class = s.InvitationAcceptSerializer
+    secret_refused = False
 
-    @extend_schema(request=s.InvitationAcceptSerializer, responses={201: s.MemberSerializer})
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = super().dispatch(request, *args, **kwargs)
+        if self.secret_refused:
+            # Counted once the request's transaction is over, since an error answer rolls back all written in it.
+            # Past the limit, axes' middleware answers this request 429 already (tenancy.throttling).
+            throttling.attempt_failed(request)
+        return response
+
+    @extend_schema(
+        request=s.InvitationAcceptSerializer,
+        responses={201: s.MemberSerializer, 409: error_response("The account is a member of the organization.")},
+        description="An address that already has an account joins only as that account, signed in (a session, or "
+        "a token of that account): `token` error `sign_in_required` otherwise. No password is ever checked or "
+        "set for it here.",
+    )
     def post(self, request: Request) -> Response:
         serializer = s.InvitationAcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        if not throttling.attempts_allowed(request._request):
+            raise throttling.locked_out(request._request)
         user = request.user if request.user.is_authenticated else None
-        with no_organization(), transaction.atomic():
-            membership = services.invitation_accept(
-                raw_key=serializer.validated_data["token"],
-                user=user,
-                name=serializer.validated_data["name"],
-                password=serializer.validated_data["password"],
-            )
-            with organization_context(membership.organization_id):
-                data = s.MemberSerializer(membership).data
+        try:
+            with no_organization(), transaction.atomic():
+                membership = services.invitation_accept(
+                    raw_key=serializer.validated_data["token"],
+                    user=user,
+                    name=serializer.validated_data["name"],
+                    password=serializer.validated_data["password"],
+                )
+                with organization_context(membership.organization_id):
+                    data = s.MemberSerializer(membership).data
+        except services.InvitationLinkInvalid:
+            self.secret_refused = True
+            raise
         return Response({**data, "organization": membership.organization.slug}, status=status.HTTP_201_CREATED)
 
 
@@ -357,7 +417,8 @@ class ApiTokenDetailView(OrganizationAPIView):
     def get(self, request: Request, token_id: str) -> Response:
         return Response(s.ApiTokenSerializer(self._token(token_id)).data)
 
-    @extend_schema(responses=s.ApiTokenSerializer, description="Revoke the token; it stops working at once.")
+    # A DELETE documented with a bare serializer reads as 204; this one answers 200 with the revoked token.
+    @extend_schema(responses={200: s.ApiTokenSerializer}, description="Revoke the token; it stops working at once.")
     def delete(self, request: Request, token_id: str) -> Response:
         token = services.api_token_revoke(actor=self.membership, token=self._token(token_id))
         return Response(s.ApiTokenSerializer(token).data)
@@ -368,7 +429,7 @@ class IsPlatformStaff(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
-class PlatformAPIView(GenericAPIView):  # type: ignore[type-arg]
+class PlatformAPIView(RequestTransactionMixin, GenericAPIView):  # type: ignore[type-arg]
     """Platform routes (staff only). A member's token refused here goes on its organization's trail, like any 403."""
 
     permission_classes = [IsPlatformStaff]
@@ -387,7 +448,8 @@ class PlatformAPIView(GenericAPIView):  # type: ignore[type-arg]
 
 
 class PlatformOrganizationListView(ListModelMixin, PlatformAPIView):
-    """Platform staff: the organizations on this installation, and creating one with its first owner invited."""
+    """Platform staff: the organizations on this installation, and creating one with its first owner invited (by
+    mail: the answer never carries the invitation's secret)."""
 
     serializer_class = s.OrganizationSerializer
 
@@ -407,10 +469,12 @@ class PlatformOrganizationListView(ListModelMixin, PlatformAPIView):
         with no_organization(), transaction.atomic():
             organization = services.organization_create(actor=request.user, name=data["name"], slug=data["slug"])  # type: ignore[arg-type]
             with organization_context(organization.pk):
+                # An invitation whether or not the address has an account: an existing account becomes the owner
+                # only when its holder accepts from the mailbox's link, signed in; it is never attached unasked.
                 issued = services.invitation_create(
                     actor=None, organization=organization, email=data["owner_email"], role=Role.OWNER
                 )
-                invitation = {**s.InvitationSerializer(issued.invitation).data, "accept_url": issued.accept_url}
+                invitation = s.InvitationSerializer(issued.invitation).data
         return Response(
             {"organization": s.OrganizationSerializer(organization).data, "owner_invitation": invitation},
             status=status.HTTP_201_CREATED,

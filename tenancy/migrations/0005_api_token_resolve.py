@@ -1,4 +1,4 @@
-"""Bearer-token resolution in one database round trip (PostgreSQL).
+"""Bearer-token resolution in one database round trip.
 
 The function runs with the caller's rights (SECURITY INVOKER), so row-level security applies inside it exactly as
 to the statements it replaces: the token row is visible only through the digest setting, the member row only once
@@ -8,8 +8,6 @@ the round trips and savepoints of running them one by one.
 """
 
 from django.db import migrations
-
-from tenancy.migration_ops import run_on_postgres
 
 FORWARD = """
 CREATE OR REPLACE FUNCTION tenancy_api_token_resolve(digest text)
@@ -47,4 +45,4 @@ BACKWARD = "DROP FUNCTION IF EXISTS tenancy_api_token_resolve(text)"
 class Migration(migrations.Migration):
     dependencies = [("tenancy", "0004_row_level_security")]
 
-    operations = [run_on_postgres(FORWARD, BACKWARD)]
+    operations = [migrations.RunSQL(FORWARD, BACKWARD)]

@@ -1,17 +1,19 @@
-"""A tiny stand-in for the import half of the API, following its contract (docs/datasets.md): multipart or JSON
-POST projects/{id}/imports/, GET imports/{id} moving from running to its end, GET storage-connections/."""
+"""A tiny stand-in for the import half of the API, following its contract (docs/datasets.md): GET me and
+GET projects/{id} (the client's checks before it uploads), multipart or JSON POST projects/{id}/imports/,
+GET imports/{id} moving from running to its end, GET storage-connections/."""
 
 import email.parser
 import email.policy
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TOKEN = "ann_test_token"
+SCHEMA = {"fields": [{"name": "label", "type": "choices", "options": ["yes", "no"]}]}
 
 
 @dataclass
@@ -22,6 +24,13 @@ class StubState:
     job_states: list[dict[str, Any]] = field(default_factory=list)
     connections: list[dict[str, Any]] = field(default_factory=list)
     refuse_with: dict[str, Any] | None = None
+    role: str = "manager"
+    # Set while the server runs: stops it for good (its port then refuses connections), as a crashed server would.
+    stop: Callable[[], None] | None = None
+    # The organization's projects, by id, as GET projects/{id} answers them.
+    projects: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"p-1": {"id": "p-1", "name": "Triage", "label_schema": SCHEMA}}
+    )
 
 
 def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
@@ -77,7 +86,13 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             if not self._authorised():
                 return
             state.gets.append(self.path)
-            if self.path.startswith("/api/v1/imports/"):
+            if self.path == "/api/v1/me":
+                organization = {"id": "o-1", "slug": "northwind", "name": "Northwind Lab"}
+                self._send(200, {"user": {}, "organization": organization, "role": state.role, "token": "ann_test"})
+            elif self.path.startswith("/api/v1/projects/"):
+                project = state.projects.get(self.path.rsplit("/", 1)[1])
+                self._send(200, project) if project else self._send(404, {"detail": "Not found.", "code": "not_found"})
+            elif self.path.startswith("/api/v1/imports/"):
                 answer = state.job_states.pop(0) if len(state.job_states) > 1 else state.job_states[0]
                 self._send(200, {"id": self.path.rsplit("/", 1)[1], **answer})
             elif self.path == "/api/v1/storage-connections/":
@@ -97,6 +112,12 @@ def stub_server(state: StubState) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    state.stop = stop
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

@@ -1,9 +1,11 @@
 """`annotate pull` end to end against a live server: create the export, follow it, download it (resuming with
-HTTP Range after an interruption, from the local /files/ view and from S3 presigned URLs), check its SHA-256."""
+HTTP Range after an interruption, from the local /files/ view and from S3 presigned URLs), check its SHA-256; and
+the checks that stop it before any export is started (token, project, server, output folder)."""
 
 import hashlib
 import http.client
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +185,38 @@ def test_refusals_are_reported_with_the_servers_words(live_server, lab, tmp_path
     err = capsys.readouterr().err
     assert "annotate: The request has invalid fields. (HTTP 400)" in err
     assert "filters.ranking_pairs: Only preference-pair (dpo) exports take ranking_pairs." in err
+
+
+def test_a_refused_token_or_an_unknown_project_starts_no_export(live_server, lab, tmp_path, capsys):
+    out = str(tmp_path / "out.jsonl")
+    bad_token = ["pull", "--url", live_server.url, "--token", "ann_nope", "--project", str(lab.project.uuid), "-o", out]
+    assert main([*bad_token, "--state-file", str(tmp_path / "s.json")]) == 2
+    assert capsys.readouterr().err.startswith("annotate: the token was refused: Invalid, expired or revoked token.")
+
+    unknown = ["pull", "--url", live_server.url, "--token", lab.token, "--project", "12", "-o", out]
+    assert main([*unknown, "--state-file", str(tmp_path / "s.json")]) == 2
+    organization = lab.organization
+    assert capsys.readouterr().err.startswith(
+        f"annotate: project 12 not found in organization {organization.name} ({organization.slug}).\n"
+    )
+    with organization_context(organization.pk):
+        assert ExportJob.objects.count() == 0
+
+
+def test_an_unreachable_server_and_a_missing_folder_are_said_plainly(tmp_path, capsys):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"  # closed with the block: nothing listens there
+    base = ["pull", "--url", url, "--token", "ann_x", "--project", "p", "--state-file", str(tmp_path / "s.json")]
+
+    assert main([*base, "-o", str(tmp_path / "out.jsonl")]) == 2
+    assert main([*base, "-o", str(tmp_path / "nowhere" / "out.jsonl")]) == 2
+
+    assert capsys.readouterr().err == (
+        f"annotate: cannot reach {url}: connection refused (is the server running, on this port?)\n"
+        f"annotate: cannot write {tmp_path / 'nowhere' / 'out.jsonl'}: the folder {tmp_path / 'nowhere'} does not "
+        "exist.\n"
+    )
 
 
 def test_missing_credentials_are_a_usage_error(tmp_path, capsys, monkeypatch):

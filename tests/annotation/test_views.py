@@ -105,3 +105,17 @@ def test_a_project_without_a_form_says_so_instead_of_serving_work(tenant):
     assert response.status_code == 200
     assert "Nothing to label yet" in response.content.decode()
     assert "workspace.js" not in response.content.decode()
+
+
+def test_a_manager_on_a_project_without_fields_is_sent_to_its_schema_page(tenant):
+    project = ProjectFactory(label_schema={"fields": []})
+    manager, _ = _signed_in(Role.MANAGER)
+    annotator, _ = _signed_in(Role.ANNOTATOR)
+
+    for_manager = manager.get(f"/projects/{project.uuid}/label").content.decode()
+    for_annotator = annotator.get(f"/projects/{project.uuid}/label").content.decode()
+
+    # The schema page is a manager's: only they are pointed there; an annotator is told who sets it up.
+    assert f'<a class="button" href="/projects/{project.uuid}/schema">Define label fields</a>' in for_manager
+    assert "/schema" not in for_annotator
+    assert "A project manager sets it up" in for_annotator

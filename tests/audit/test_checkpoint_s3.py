@@ -1,6 +1,8 @@
-"""Each new checkpoint is copied to S3 as the signed document, under Object Lock when asked; tested over real
-HTTP against moto's S3 server on loopback."""
+"""Each new checkpoint is copied to S3 as the signed document, under Object Lock when asked, and
+`manage.py audit_anchor_verify` compares the database's checkpoints with those copies; tested over real HTTP
+against moto's S3 server on loopback."""
 
+import io
 import json
 import socket
 from collections.abc import Iterator
@@ -9,13 +11,17 @@ from typing import Any
 
 import boto3
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from moto.server import ThreadedMotoServer
 
 from audit import chain, signing
 from audit.models import AuditCheckpoint
 from audit.sealing import audit_seal
 from audit.services import audit_record
+from audit.verification import audit_verify
 from config.celery import app
+from tests.audit.tamper import as_owner_without_triggers
 from workers import enqueue
 
 BUCKET = "audit-copies"
@@ -143,3 +149,113 @@ def test_without_a_bucket_nothing_is_enqueued(tenant, settings, run_tasks_now, d
         assert audit_seal().checkpoints == 1
 
     assert run_tasks_now == []
+
+
+# --- the comparison of the database's checkpoints with their copies (manage.py audit_anchor_verify) ---
+
+
+def _anchor_check(organization: Any) -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        call_command("audit_anchor_verify", "--organization", organization.slug, stdout=out)
+    except CommandError as exc:
+        return exc.returncode, out.getvalue()
+    return 0, out.getvalue()
+
+
+@pytest.fixture
+def copied_trail(tenant, s3, settings, run_tasks_now, django_capture_on_commit_callbacks):
+    """project #1..3 and #4..5 sealed in two checkpoints, data_access #1 in one, each copied to the bucket."""
+    settings.AUDIT_CHECKPOINT_PREFIX = "anchored"
+    settings.AUDIT_CHECKPOINT_OBJECT_LOCK_DAYS = 1
+    for i in range(3):
+        audit_record(action="project.update", metadata={"i": i})
+    audit_record(action="data_access.task_view")
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_seal()
+    for i in range(3, 5):
+        audit_record(action="project.update", metadata={"i": i})
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_seal()
+    return tenant
+
+
+def test_the_anchor_check_passes_while_every_checkpoint_matches_its_copy(copied_trail):
+    assert _anchor_check(copied_trail) == (0, f"{copied_trail.slug}: ok (3 copies compared, 0 not copied yet)\n")
+
+
+def test_history_rewritten_and_resealed_in_the_database_is_caught_only_by_its_copies(
+    copied_trail, api_as, django_capture_on_commit_callbacks
+):
+    # Whoever holds the database drops the last checkpoint and its seals, deletes the event #5 it covered, lowers
+    # the counter, and lets the sealer sign the shortened chain: every check made inside the database passes.
+    tenant = copied_trail
+    with as_owner_without_triggers() as cursor:
+        for table, column in (("audit_auditcheckpoint", "last_sequence"), ("audit_auditseal", "sequence")):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE organization_id = %s AND category = 'project' AND {column} >= 4",  # noqa: S608
+                [tenant.pk],
+            )
+        cursor.execute(
+            "DELETE FROM audit_auditevent WHERE organization_id = %s AND category = 'project' AND sequence = 5",
+            [tenant.pk],
+        )
+        cursor.execute(
+            "UPDATE audit_auditsequence SET last_value = 4 WHERE organization_id = %s AND category = 'project'",
+            [tenant.pk],
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_seal()
+    assert audit_verify().ok is True
+
+    returncode, output = _anchor_check(tenant)
+
+    assert returncode == 1
+    assert output == (
+        f"{tenant.slug}: DIFFERS (4 copies compared, 0 not copied yet)\n"
+        "  Checkpoint project through #5 is in the bucket but not in the database: it was removed from the "
+        "database.\n"
+    )
+
+
+def test_the_anchor_check_names_a_rewritten_checkpoint_and_one_never_copied(
+    copied_trail, settings, django_capture_on_commit_callbacks
+):
+    tenant = copied_trail
+    with as_owner_without_triggers() as cursor:
+        cursor.execute(
+            "UPDATE audit_auditcheckpoint SET head = %s WHERE organization_id = %s AND category = 'data_access'",
+            ["e" * 64, tenant.pk],
+        )
+    audit_record(action="project.update", metadata={"i": 5})
+    with django_capture_on_commit_callbacks(execute=False):
+        audit_seal()  # sealed, but its copy never leaves (the task is not run)
+    old = AuditCheckpoint.objects.get(category="project", last_sequence=6)
+    with as_owner_without_triggers() as cursor:
+        cursor.execute(
+            "UPDATE audit_auditcheckpoint SET sealed_at = sealed_at - interval '1 hour' WHERE id = %s", [old.pk]
+        )
+
+    returncode, output = _anchor_check(tenant)
+
+    assert returncode == 1
+    assert output == (
+        f"{tenant.slug}: DIFFERS (3 copies compared, 0 not copied yet)\n"
+        "  Checkpoint data_access through #1 differs between the database and the bucket in head.\n"
+        "  Checkpoint project through #6 is in the database but not in the bucket.\n"
+    )
+
+
+def test_a_checkpoint_sealed_moments_ago_is_not_copied_yet(copied_trail, django_capture_on_commit_callbacks):
+    audit_record(action="project.update", metadata={"i": 5})
+    with django_capture_on_commit_callbacks(execute=False):
+        audit_seal()
+
+    assert _anchor_check(copied_trail) == (0, f"{copied_trail.slug}: ok (3 copies compared, 1 not copied yet)\n")
+
+
+def test_the_anchor_check_needs_a_bucket(tenant, settings):
+    settings.AUDIT_CHECKPOINT_BUCKET = ""
+
+    with pytest.raises(CommandError, match="AUDIT_CHECKPOINT_BUCKET is not set"):
+        call_command("audit_anchor_verify", "--organization", tenant.slug)

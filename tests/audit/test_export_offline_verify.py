@@ -1,18 +1,22 @@
 """An export downloaded through the API verifies offline (`python -m audit.offline_verify`), and a tampered one
-does not: the verifier names the altered event."""
+does not: the verifier names the altered event, and with the organization's MAC key an unsealed event the
+platform did not write."""
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 from audit import signing
 from audit.context import ActorContext, actor_context
 from audit.sealing import audit_seal
 from audit.services import audit_record
 from tenancy.models import Role
+from tests.audit.tamper import as_owner_without_triggers
 from tests.factories import ProjectFactory, TaskFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,10 +28,10 @@ NO_DJANGO = (
 )
 
 
-def verify(export: Path, key: Path | None) -> subprocess.CompletedProcess[str]:
+def verify(export: Path, key: Path | None, *options: str) -> subprocess.CompletedProcess[str]:
     args = [str(export), "--public-key", str(key)] if key else [str(export)]
     return subprocess.run(
-        [sys.executable, "-c", NO_DJANGO, *args],
+        [sys.executable, "-c", NO_DJANGO, *args, *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -169,3 +173,65 @@ def test_the_module_runs_as_a_command(exported):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("OK: 5 events verified")
+
+
+# --- events not sealed yet, authenticated by their MACs (--mac-key) ---
+
+
+@pytest.fixture
+def mac_key(tenant, tmp_path):
+    out = io.StringIO()
+    call_command("audit_mac_key", "--organization", tenant.slug, stdout=out)
+    path = tmp_path / "audit-mac-key.txt"
+    path.write_text(out.getvalue())
+    return path
+
+
+def test_with_the_mac_key_unsealed_events_are_authenticated(exported, mac_key):
+    download, key = exported
+
+    result = verify(download(q="category:project"), key, "--mac-key", str(mac_key))
+
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip() == (
+        "OK: 5 events verified against 2 signed checkpoints (2 complete ranges recomputed from prev_head to head); "
+        "1 events not sealed yet, each carrying its valid MAC"
+    )
+
+
+@pytest.mark.parametrize("copied", [False, True], ids=["made-up", "copy-of-a-genuine-event"])
+def test_with_the_mac_key_an_unsealed_event_the_platform_did_not_write_fails(tenant, exported, mac_key, copied):
+    # An event put in the database with the counter raised to match: only its MAC (or its MAC's twin) betrays it.
+    download, key = exported
+    mac = "mac" if copied else "''"
+    with as_owner_without_triggers() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_auditevent (organization_id, sequence, occurred_at, action, category, outcome, "  # noqa: S608
+            "actor_label, actor_token_prefix, user_agent, request_id, target_type, target_id, changes, metadata, mac) "
+            "SELECT organization_id, 7, occurred_at, action, category, outcome, actor_label, actor_token_prefix, "
+            f"user_agent, request_id, target_type, target_id, changes, metadata, {mac} FROM audit_auditevent "
+            "WHERE organization_id = %s AND category = 'project' AND sequence = 2",
+            [tenant.pk],
+        )
+        cursor.execute(
+            "UPDATE audit_auditsequence SET last_value = 7 WHERE organization_id = %s AND category = 'project'",
+            [tenant.pk],
+        )
+    path = download(q="category:project")
+    events = {
+        r["sequence"]: n
+        for n, r in enumerate(map(json.loads, path.read_text().splitlines()), 1)
+        if r["type"] == "event"
+    }
+    line, original = events[7], events[2]
+
+    without_key = verify(path, key)
+    with_key = verify(path, key, "--mac-key", str(mac_key))
+
+    assert without_key.returncode == 0, without_key.stdout  # unsealed: nothing signed covers it yet
+    assert with_key.returncode == 1
+    reason = f"is a copy of event project #2 (line {original})" if copied else "does not carry the platform's MAC"
+    assert (
+        with_key.stdout.strip()
+        == f"FAILED: event project #7 (line {line}) {reason}: it was not written by the platform"
+    )

@@ -15,6 +15,7 @@ from audit.retention import Expired, audit_expire, retention_days, retention_for
 from audit.sealing import audit_seal
 from audit.services import audit_record
 from audit.verification import audit_verify
+from tests.audit.tamper import remac
 from tests.isolation.routes import as_table_owner
 
 APP_ROLE = settings.DATABASE_APP_ROLE
@@ -26,7 +27,8 @@ def _record(action: str, count: int) -> None:
 
 
 def _backdate(organization_id: int, category: str, sequences: list[int], days: int) -> None:
-    """Age events as the owner with the append-only triggers off (replica mode), before they are sealed."""
+    """Age events as the owner with the append-only triggers off (replica mode), before they are sealed, and give
+    them the MACs their new time calls for."""
     with connection.cursor() as cursor:
         cursor.execute("RESET ROLE")
         cursor.execute("SET session_replication_role = replica")
@@ -37,6 +39,9 @@ def _backdate(organization_id: int, category: str, sequences: list[int], days: i
         )
         cursor.execute("SET session_replication_role = origin")
         cursor.execute(f"SET ROLE {connection.ops.quote_name(APP_ROLE)}")
+    # As if recorded back then: with the MACs the platform would have made (a rewritten event without one is a
+    # forgery, which the sealer refuses).
+    remac(organization_id, category, sequences)
 
 
 def _sequences(model: Any, category: str) -> list[int]:

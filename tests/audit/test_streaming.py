@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
+from rest_framework.test import APIClient
 
 from audit.models import AuditStreamCursor
 from audit.services import audit_record
@@ -23,8 +24,9 @@ from audit.streaming import audit_stream_organization, destination_for, syslog_f
 from tenancy import services as tenancy_services
 from tenancy.context import organization_context
 from tenancy.errors import InvalidInput, NotAllowed
-from tenancy.models import Role
-from tests.factories import MembershipFactory, OrganizationFactory
+from tenancy.models import Organization, Role
+from tests.conftest import member_client
+from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -244,11 +246,125 @@ def test_only_owners_configure_the_stream_and_the_token_is_stored_encrypted(tena
     assert sorted(stored) == ["enabled", "kind", "token_sealed", "url"]
     assert "org-secret-token" not in json.dumps(tenant.settings)
     assert destination_for(tenant).token == "org-secret-token"  # type: ignore[union-attr]
-    # An admin may still change other settings as long as the stream configuration is echoed back unchanged.
+    # An admin may still change other settings as long as the stream configuration is echoed back as read.
+    shown = {"kind": "http", "enabled": True, "url": receiver.url, "token_set": True}
     tenancy_services.organization_update(
-        actor=admin, organization=tenant, settings={"audit_stream": stored, "theme": "dark"}
+        actor=admin, organization=tenant, settings={"audit_stream": shown, "theme": "dark"}
     )
     assert tenant.settings == {"audit_stream": stored, "theme": "dark"}
+
+
+def _configure(organization: Any, config: dict[str, Any]) -> None:
+    with organization_context(organization.pk):
+        owner = MembershipFactory(organization=organization, role=Role.OWNER)
+        tenancy_services.organization_update(actor=owner, organization=organization, settings={"audit_stream": config})
+
+
+def test_an_owner_of_one_organization_cannot_take_another_organizations_stream_token(db, receiver, loopback_allowed):
+    """The incident: owner in A, annotator in B, moved B's stored token into A's stream and received B's secret."""
+    a, b = OrganizationFactory(), OrganizationFactory()
+    _configure(b, {"kind": "http", "url": receiver.url, "token": "bravo-bearer-secret"})
+    b.refresh_from_db()
+    sealed = b.settings["audit_stream"]["token_sealed"]
+    with organization_context(a.pk):
+        owner_membership = MembershipFactory(organization=a, role=Role.OWNER)
+        owner_of_a = ApiTokenFactory(membership=owner_membership)
+    with organization_context(b.pk):
+        annotator_of_b = ApiTokenFactory(
+            membership=MembershipFactory(organization=b, user=owner_membership.user, role=Role.ANNOTATOR)
+        )
+    in_a, in_b = APIClient(), APIClient()
+    in_a.credentials(HTTP_AUTHORIZATION=f"Bearer {owner_of_a.raw}")
+    in_b.credentials(HTTP_AUTHORIZATION=f"Bearer {annotator_of_b.raw}")
+
+    read = in_b.get("/api/v1/organization")
+    planted = in_a.patch(
+        "/api/v1/organization",
+        {"settings": {"audit_stream": {"kind": "http", "url": receiver.url, "token_sealed": sealed}}},
+        format="json",
+    )
+    with organization_context(a.pk):
+        audit_record(action="project.update")
+    audit_stream_organization(organization_id=a.pk)
+
+    assert read.status_code == 403
+    assert (planted.status_code, planted.json()["errors"]) == (
+        400,
+        [
+            {
+                "field": "audit_stream.token_sealed",
+                "message": "Send the secret itself (write-only); a sealed value is never accepted.",
+                "code": "sealed_value",
+            }
+        ],
+    )
+    a.refresh_from_db()
+    assert a.settings == {}
+    assert [headers.get("authorization") for headers in receiver.headers] == []
+
+
+def test_a_sealed_token_copied_into_another_organization_does_not_open_there(db, receiver, loopback_allowed):
+    a, b = OrganizationFactory(), OrganizationFactory()
+    _configure(b, {"kind": "http", "url": receiver.url, "token": "bravo-bearer-secret"})
+    b.refresh_from_db()
+    # Whatever copies it (a database restore, a bug in a later endpoint), the value stays bound to B.
+    Organization.objects.filter(pk=a.pk).update(settings=b.settings)
+    a.refresh_from_db()
+
+    with organization_context(a.pk):
+        audit_record(action="project.update")
+    result = audit_stream_organization(organization_id=a.pk)
+
+    assert destination_for(b).token == "bravo-bearer-secret"  # type: ignore[union-attr]
+    assert destination_for(a).token == ""  # type: ignore[union-attr]
+    assert (result.events, result.errors) == (1, [])
+    assert "authorization" not in receiver.headers[0]
+
+
+def test_the_token_is_write_only_kept_when_omitted_dropped_with_null_and_never_follows_a_new_origin(
+    tenant, receiver, loopback_allowed
+):
+    owner, _ = member_client(tenant, Role.OWNER)
+    elsewhere = receiver.url.replace("127.0.0.1", "127.0.0.2")
+
+    def patch(stream: dict[str, Any]) -> Any:
+        return owner.patch("/api/v1/organization", {"settings": {"audit_stream": stream}}, format="json")
+
+    created = patch({"kind": "http", "url": receiver.url, "token": "tango-secret"})
+    disabled = patch({"kind": "http", "url": receiver.url, "enabled": False})
+    enabled = patch({"kind": "http", "url": receiver.url})
+    moved = patch({"kind": "http", "url": elsewhere})
+    moved_as_read = patch({"kind": "http", "url": elsewhere, "token_set": True})
+    dropped = patch({"kind": "http", "url": elsewhere, "token": None})
+
+    assert created.status_code == 200
+    assert created.json()["settings"] == {
+        "audit_stream": {"kind": "http", "enabled": True, "url": receiver.url, "token_set": True}
+    }
+    assert "tango-secret" not in created.content.decode()
+    assert "sealed" not in created.content.decode()
+    assert disabled.json()["settings"]["audit_stream"] == {
+        "kind": "http",
+        "enabled": False,
+        "url": receiver.url,
+        "token_set": True,
+    }
+    assert enabled.json()["settings"]["audit_stream"]["token_set"] is True
+    origin_changed = [
+        {
+            "field": "audit_stream.token",
+            "message": "The token never follows the stream to another origin: send it again, or null to stream "
+            "without one.",
+            "code": "invalid",
+        }
+    ]
+    assert (moved.status_code, moved.json()["errors"]) == (400, origin_changed)
+    assert (moved_as_read.status_code, moved_as_read.json()["errors"]) == (400, origin_changed)
+    assert dropped.json()["settings"] == {
+        "audit_stream": {"kind": "http", "enabled": True, "url": elsewhere, "token_set": False}
+    }
+    tenant.refresh_from_db()
+    assert tenant.settings == {"audit_stream": {"kind": "http", "enabled": True, "url": elsewhere, "token_sealed": ""}}
 
 
 @pytest.mark.parametrize(
@@ -256,7 +372,9 @@ def test_only_owners_configure_the_stream_and_the_token_is_stored_encrypted(tena
     [
         ({"kind": "http", "url": "http://169.254.169.254/"}, "audit_stream.url"),
         ({"kind": "http", "url": "ftp://siem.example.org/"}, "audit_stream.url"),
+        ({"kind": "http", "url": "http://[2002:7f00:1::]/"}, "audit_stream.url"),
         ({"kind": "syslog", "host": "10.0.0.5", "port": 514}, "audit_stream.host"),
+        ({"kind": "syslog", "host": "2002:a9fe:a9fe::", "port": 514}, "audit_stream.host"),
         ({"kind": "syslog", "host": "siem.example.org", "port": 70000}, "audit_stream.port"),
         ({"kind": "kafka"}, "audit_stream.kind"),
         ({"kind": "http", "url": "https://siem.example.org/", "verify": False}, "audit_stream.verify"),

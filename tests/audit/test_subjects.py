@@ -3,7 +3,6 @@
 # ruff: noqa: S608 - the SQL built with f-strings only interpolates our own table names
 
 import importlib
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,17 +59,6 @@ def test_ids_that_no_search_could_name_are_left_out():
 
     assert subject_ids(event) == ["p-1", "t-1"]
     assert subject_ids(AuditEvent(target_id="", metadata={"task_ids": "t-1"})) == []
-
-
-def test_the_portable_path_writes_the_same_rows(tenant, monkeypatch):
-    # The embedded default (SQLite) numbers and writes through the ORM; run that path here against PostgreSQL.
-    monkeypatch.setattr(connection, "vendor", "sqlite")
-    listed = task_list("p-1", "t-1", "t-2")
-    viewed = audit_record(action="data_access.task_view", target_type="projects.task", target_id="t-1")
-    monkeypatch.undo()
-
-    assert subjects() == [("p-1", listed.pk), ("t-1", listed.pk), ("t-2", listed.pk), ("t-1", viewed.pk)]
-    assert [e.sequence for e in AuditEvent.objects.order_by("id")] == [1, 2]
 
 
 def test_a_subject_row_for_another_organization_is_never_visible(tenant, other_tenant):
@@ -170,36 +158,6 @@ def test_the_migration_fills_the_subjects_of_events_recorded_before_it(tenant):
         cursor.execute("SET session_replication_role = replica")
         cursor.execute(f"DELETE FROM {TABLE} WHERE organization_id = %s", [tenant.pk])
         cursor.execute("SET session_replication_role = origin")
-        cursor.execute(MIGRATION.POSTGRES_BACKFILL, [tenant.pk, tenant.pk])
+        cursor.execute(MIGRATION.BACKFILL, [tenant.pk, tenant.pk])
 
     assert sorted(AuditSubject.objects.values_list("subject_id", "occurred_at", "event_id")) == recorded
-
-
-def test_the_embedded_migration_fills_the_same_subjects():
-    database = sqlite3.connect(":memory:")
-    database.executescript(
-        """
-        CREATE TABLE audit_auditevent (id INTEGER PRIMARY KEY, organization_id INTEGER, occurred_at TEXT,
-            target_id TEXT, metadata TEXT);
-        CREATE TABLE audit_auditsubject (id INTEGER PRIMARY KEY, organization_id INTEGER, subject_id TEXT,
-            occurred_at TEXT, event_id INTEGER);
-        INSERT INTO audit_auditevent VALUES
-            (1, 7, '2026-11-05 12:00:00', 'p-1', '{"count": 3, "task_ids": ["t-1", "t-2", "t-1"]}'),
-            (2, 7, '2026-11-05 12:00:01', 't-1', '{"project": "p-1"}'),
-            (3, 8, '2026-11-05 12:00:02', '', '{"task_ids": "t-1"}'),
-            (4, 8, '2026-11-05 12:00:03', '', '{"task_ids": [42, "t-3"]}');
-        """
-    )
-    database.execute(MIGRATION.SQLITE_BACKFILL)
-
-    rows = database.execute(
-        "SELECT organization_id, subject_id, occurred_at, event_id FROM audit_auditsubject "
-        "ORDER BY event_id, subject_id"
-    ).fetchall()
-    assert rows == [
-        (7, "p-1", "2026-11-05 12:00:00", 1),
-        (7, "t-1", "2026-11-05 12:00:00", 1),
-        (7, "t-2", "2026-11-05 12:00:00", 1),
-        (7, "t-1", "2026-11-05 12:00:01", 2),
-        (8, "t-3", "2026-11-05 12:00:03", 4),
-    ]

@@ -100,9 +100,8 @@ def test_a_rewritten_field_names_the_event(tenant, api_as):
     _assert_named(tenant, api_as, _problem("project", "altered", 3, "Event project #3 does not match its seal."))
 
 
-def test_a_rewritten_unsealed_field_is_caught_once_sealed_over_it_never(tenant, api_as):
-    # Before sealing, nothing vouches for an event; the rewritten content is what gets sealed. The control is
-    # how soon the beat seals (AUDIT_SEAL_INTERVAL_SECONDS), stated here so nobody assumes otherwise.
+def test_a_rewritten_unsealed_field_no_longer_carries_its_mac_and_is_never_sealed(tenant, api_as):
+    # Before sealing, no seal vouches for an event, but its MAC does: made with a key the database never holds.
     _trail(tenant)
     with as_owner_without_triggers() as cursor:
         cursor.execute(
@@ -110,7 +109,19 @@ def test_a_rewritten_unsealed_field_is_caught_once_sealed_over_it_never(tenant, 
             "AND sequence = 6",
             [tenant.pk],
         )
-    assert verdicts(tenant, api_as) == (None, None)
+    forged = _problem(
+        "project",
+        "forged",
+        6,
+        "Event project #6 does not carry the platform's MAC: it was written or changed outside the platform.",
+    )
+    _assert_named(tenant, api_as, forged)
+
+    audit_seal()
+    assert list(AuditCheckpoint.objects.filter(category="project").values_list("first_sequence", "last_sequence")) == [
+        (1, 5)
+    ]
+    _assert_named(tenant, api_as, forged)
 
 
 def test_a_deleted_sealed_event_is_missing_at_its_sequence(tenant, api_as):

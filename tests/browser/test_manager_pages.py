@@ -1,6 +1,9 @@
-"""A manager's project pages in a real browser: create a project, write its schema, import a file and watch the
-progress bar reach the end, change settings, export; then the queues (revoke a lease) and the quality charts."""
+"""A manager's project pages in a real browser: create a project (which opens on its schema page, since it has no
+label fields yet), write its schema, import a file and watch the progress bar reach the end, change settings,
+export; the queues (revoke a lease) and the quality charts; the histories following a job to its end and saying
+why one failed."""
 
+import io
 import json
 import re
 
@@ -11,6 +14,12 @@ from annotation.routing.claim import assignment_claim
 from annotation.services import annotation_submit
 from audit.context import ActorContext, actor_context
 from projects import services as project_services
+from projects.exports import services as export_services
+from projects.exports.filters import ExportFilters
+from projects.exports.jsonl import JsonlWriter
+from projects.exports.runner import export_run
+from projects.exports.services import export_create
+from projects.imports.services import import_create_upload
 from projects.models import Project
 from tenancy.context import organization_context
 from tenancy.models import Membership, Organization, Role
@@ -37,32 +46,48 @@ def test_manager_creates_a_project_imports_and_exports(live_server, page, screen
     manager = member(organization, Role.MANAGER, "maria@northwind.example")
     sign_in(page, live_server.url, manager.user.email, PASSWORD)
 
-    # Create the project on the home page, then open it from the list.
+    # Create the project on the home page: with no label fields yet, it opens on its schema page, which says so.
     page.get_by_label("Name", exact=True).fill("Chest X-ray triage")
     page.get_by_label("Overlap").fill("2")
     page.get_by_role("button", name="Create project").click()
-    page.get_by_role("link", name="Chest X-ray triage").click()
-    page.get_by_role("heading", name="Chest X-ray triage").wait_for()
-    assert (
-        page.get_by_role("navigation", name="Project")
-        .get_by_role("link", name="Overview")
-        .get_attribute("aria-current")
-        == "page"
-    )
-    page_check(page, axe, screenshot, "manager-overview")
+    page.get_by_role("heading", name="Define what annotators answer").wait_for()
+    assert page.url.endswith("/schema")
+    page.get_by_text("Project “Chest X-ray triage” created. Next, define its label fields").wait_for()
+    page_check(page, axe, screenshot, "manager-schema-new-project")
 
-    # The schema editor previews the fields as the JSON changes, and saves through the service.
-    page.get_by_role("navigation", name="Project").get_by_role("link", name="Schema & guidelines").click()
+    # The overview of a project without fields says what to do next, and leads back to the schema page.
+    project_nav = page.get_by_role("navigation", name="Project")
+    project_nav.get_by_role("link", name="Overview").click()
+    next_step = page.get_by_role("region", name="Next: define the label fields")
+    next_step.wait_for()
+    assert project_nav.get_by_role("link", name="Overview").get_attribute("aria-current") == "page"
+    page_check(page, axe, screenshot, "manager-overview")
+    assert next_step.get_by_role("link", name="Define label fields").get_attribute("href").endswith("/schema")
+
+    # So does the labelling page, to a manager: not a dead end, a link to the schema page.
+    page.goto(page.url.rstrip("/") + "/label")
+    page.get_by_role("heading", name="Nothing to label yet").wait_for()
+    page_check(page, axe, screenshot, "manager-label-no-fields")
+    page.get_by_role("link", name="Define label fields").click()
+    page.get_by_role("heading", name="Define what annotators answer").wait_for()
+
+    # The schema editor can start from an example, previews the fields as the JSON changes, and saves through the
+    # service.
+    page.get_by_role("button", name="Start from an example").click()
+    preview = page.locator("#schema-preview")
+    preview.get_by_role("group", name="Overall sentiment").wait_for()
     editor = page.get_by_label("Label schema (JSON)")
+    assert json.loads(editor.input_value())["fields"][0]["name"] == "sentiment"
+    assert page.evaluate("document.activeElement.id") == "id_label_schema"
     editor.fill('{"fields": [')
     page.get_by_text("The JSON does not parse yet").wait_for()
     editor.fill(json.dumps(SCHEMA, indent=2))
-    preview = page.locator("#schema-preview")
     preview.get_by_role("group", name="Finding").wait_for()
     assert preview.get_by_role("radio").count() == 3 + 5
     page.get_by_label("Guidelines (optional)").fill("Mark the dominant finding.")
     page.get_by_role("button", name="Save schema and guidelines").click()
     page.get_by_text("Saved: schema version 1, guidelines version 2.").wait_for()
+    assert page.get_by_role("region", name="Define what annotators answer").count() == 0
     page_check(page, axe, screenshot, "manager-schema")
 
     # Import: five good rows and one bad one (line 4), bad rows skipped; the bar goes to 100%.
@@ -198,3 +223,61 @@ def test_manager_revokes_a_lease_and_reads_the_quality_charts(live_server, page,
     assert re.search(r"\b\d{1,2}% of 1", gold.locator(".bar-row", has_text="ben@").inner_text())
     assert gold.locator(".bar-row", has_text="ben@").locator(".bar-low").count() == 1
     page_check(page, axe, screenshot, "manager-quality")
+
+
+def test_manager_follows_an_export_to_its_end_and_reads_why_jobs_failed(
+    live_server, page, screenshot, axe, sign_in, monkeypatch, settings, tmp_path
+):
+    page.set_default_timeout(10_000)
+    settings.OBJECT_STORAGE_BUCKET = ""
+    settings.OBJECT_STORAGE_ROOT = tmp_path / "objects"
+    organization = OrganizationFactory(name="Northwind Lab")
+    manager = member(organization, Role.MANAGER, "maria@northwind.example")
+    actor = ActorContext(user_id=manager.user_id, user_label=manager.user.email, ip="127.0.0.1")
+    with organization_context(organization.pk), actor_context(actor):
+        project = project_services.project_create(actor=manager, name="Triage", label_schema=SCHEMA)
+        # An import started elsewhere (the API, `annotate push`) whose second line is refused: it fails whole.
+        rows = [{"external_id": "a", "data": {"text": "fine"}}, {"external_id": "b", "data": []}]
+        failed_import = import_create_upload(
+            actor=manager, project=project, upload=io.BytesIO(_jsonl(rows)), size=len(_jsonl(rows)), fmt="jsonl",
+            skip_bad_rows=False, update_existing=False,
+        )  # fmt: skip
+        # An export no worker has run yet: the page follows it.
+        monkeypatch.setattr(export_services, "enqueue_on_commit", lambda *args: None)
+        export = export_create(actor=manager, project=project, export_format="jsonl", filters=ExportFilters())
+    with organization_context(organization.pk):
+        failed_import.refresh_from_db()
+    assert failed_import.state == "failed"
+    sign_in(page, live_server.url, manager.user.email, PASSWORD)
+
+    # The import history says why the import failed and lists the refused row by its line.
+    page.goto(f"{live_server.url}/projects/{project.uuid}/import")
+    history = page.get_by_role("region", name="Imports")
+    row = history.locator("tbody tr").first
+    assert failed_import.message in row.inner_text()
+    assert re.search(r"Line 2\s+data:", history.get_by_role("list", name=re.compile("Refused rows")).inner_text())
+    page_check(page, axe, screenshot, "manager-import-history-failed")
+
+    # The exports page follows the pending export, and when it fails, says why and stops asking.
+    page.goto(f"{live_server.url}/projects/{project.uuid}/exports")
+    page.locator("#export-history[data-following='true']").wait_for()
+    assert "pending" in page.locator("#export-history tbody tr").first.inner_text()
+    page_check(page, axe, screenshot, "manager-exports-following")
+    monkeypatch.setattr(JsonlWriter, "write_chunks", _disk_full)
+    with organization_context(organization.pk):
+        export = export_run(export)
+    assert export.state == "failed"
+    page.locator("#export-history[data-following='false']").wait_for()
+    state_cell = page.locator("#export-history tbody tr").first.locator("td.cell-state")
+    assert state_cell.inner_text().split("\n", 1) == ["failed", export.message]
+    assert page.locator("#export-history").get_attribute("hx-trigger") is None
+    page_check(page, axe, screenshot, "manager-exports-failed")
+    # Nothing asks for the section any more: no request for it in the next polling period.
+    polled: list[str] = []
+    page.on("request", lambda request: polled.append(request.url) if "/exports" in request.url else None)
+    page.wait_for_timeout(2500)
+    assert polled == []
+
+
+def _disk_full(self: object, source: object) -> object:
+    raise OSError(28, "No space left on device")

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from config.database import embedded_socket_dir
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 GOOD_SECRET_KEY = secrets.token_urlsafe(64)
 
@@ -27,6 +29,8 @@ names = json.loads(__import__("sys").argv[1])
 values = {name: getattr(s, name, None) for name in names}
 values["DATABASE_ENGINE"] = s.DATABASES["default"]["ENGINE"]
 values["DATABASE_NAME"] = str(s.DATABASES["default"]["NAME"])
+values["DATABASE_USER"] = str(s.DATABASES["default"]["USER"])
+values["DATABASE_HOST"] = str(s.DATABASES["default"]["HOST"])
 if "--requests" in __import__("sys").argv:
     host = s.ALLOWED_HOSTS[0]
     plain = Client().get("/healthz", HTTP_HOST=host)
@@ -67,6 +71,7 @@ def production_env(tmp_path) -> dict[str, str]:
         "DATABASE_URL": "postgres://annotate_app:unused@127.0.0.1:5432/annotate",
         "ANNOTATE_DATA_DIR": str(tmp_path / "data"),
         "AUDIT_SIGNING_KEY": "cHJvZHVjdGlvbi10ZXN0LXNpZ25pbmctc2VlZC0zMmI=",
+        "EMAIL_URL": "smtp+tls://annotate:unused@smtp.example.org:587",
     }
 
 
@@ -119,6 +124,40 @@ def test_production_refuses_to_fall_back_to_the_default_database(production_env)
     assert "DATABASE_URL must be set in production" in message
 
 
+CONSOLE_MAIL_REFUSED = (
+    "Production refuses to print mail to the log (EMAIL_URL=consolemail://, the default): invitation links are "
+    "secrets, valid for days, and a log line reaches people who should not hold them. Set EMAIL_URL to your mail "
+    "server (smtp+tls://user:password@smtp.example.org:587), or ANNOTATE_ALLOW_CONSOLE_MAIL=true to accept it."
+)
+
+
+@pytest.mark.parametrize("email_url", [pytest.param(None, id="unset"), "consolemail://"])
+def test_production_refuses_to_print_mail_to_the_log(production_env, email_url):
+    message = _refusal(production_env, EMAIL_URL=email_url)
+
+    assert message.endswith(CONSOLE_MAIL_REFUSED)
+
+
+def test_production_prints_mail_to_the_log_only_when_told_explicitly(production_env):
+    told = {**production_env, "EMAIL_URL": "consolemail://", "ANNOTATE_ALLOW_CONSOLE_MAIL": "true"}
+
+    values = _values(_load("production", told, ["EMAIL_BACKEND"]))
+    refused = _refusal(production_env, EMAIL_URL="consolemail://", ANNOTATE_ALLOW_CONSOLE_MAIL="false")
+
+    assert values["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert refused.endswith(CONSOLE_MAIL_REFUSED)
+
+
+def test_production_sends_mail_through_the_configured_server(production_env):
+    values = _values(_load("production", production_env, ["EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_USE_TLS"]))
+
+    assert (values["EMAIL_BACKEND"], values["EMAIL_HOST"], values["EMAIL_USE_TLS"]) == (
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.example.org",
+        True,
+    )
+
+
 # --- production starts, locked down ---
 
 
@@ -161,6 +200,8 @@ def test_production_starts_with_good_values_and_is_locked_down(production_env):
         "CELERY_TASK_ALWAYS_EAGER": False,
         "DATABASE_ENGINE": "django.db.backends.postgresql",
         "DATABASE_NAME": "annotate",
+        "DATABASE_USER": "annotate_app",
+        "DATABASE_HOST": "127.0.0.1",
     }
 
 
@@ -186,17 +227,25 @@ def test_production_redirects_to_https_sends_hsts_and_exempts_healthz(production
 # --- the embedded default ---
 
 
-def test_local_settings_use_sqlite_and_the_filesystem_broker(tmp_path):
+def test_local_settings_use_the_embedded_postgres_as_the_app_role_and_the_filesystem_broker(tmp_path):
     data_dir = tmp_path / "data"
-    names = ["DEBUG", "DATA_DIR", "CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT_OPTIONS", "CACHES", "SECRET_KEY"]
+    names = [
+        *("DEBUG", "DATA_DIR", "CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT_OPTIONS", "CACHES", "SECRET_KEY"),
+        "EMBEDDED_DATABASE",
+    ]
 
     values = _values(_load("local", {"ANNOTATE_DATA_DIR": str(data_dir)}, names))
 
     assert values["DEBUG"] is False
     assert values["DATA_DIR"] == str(data_dir)
-    assert values["DATABASE_ENGINE"] == "django.db.backends.sqlite3"
-    assert values["DATABASE_NAME"] == str(data_dir / "annotate.sqlite3")
-    assert values["CELERY_BROKER_URL"] == "filesystem://"
+    assert values["EMBEDDED_DATABASE"] is True
+    assert values["DATABASE_ENGINE"] == "django.db.backends.postgresql"
+    assert values["DATABASE_NAME"] == "annotate"
+    # The same non-owner role production's web and worker log in as, over the embedded server's private socket.
+    assert values["DATABASE_USER"] == "annotate_app"
+    # (under the data directory unless that path is too long for a socket: tests/config/test_database.py)
+    assert values["DATABASE_HOST"] == str(embedded_socket_dir(data_dir))
+    assert values["CELERY_BROKER_URL"] == "filesystem://localhost/"
     options = values["CELERY_BROKER_TRANSPORT_OPTIONS"]
     assert options["data_folder_in"] == str(data_dir / "broker" / "queue")
     assert options["data_folder_out"] == str(data_dir / "broker" / "queue")
@@ -211,6 +260,19 @@ def test_local_settings_use_sqlite_and_the_filesystem_broker(tmp_path):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     again = _values(_load("local", {"ANNOTATE_DATA_DIR": str(data_dir)}, ["SECRET_KEY"]))
     assert again["SECRET_KEY"] == values["SECRET_KEY"]
+
+
+def test_local_settings_use_a_database_url_as_given(tmp_path):
+    url = {"ANNOTATE_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://someone@db.example:5433/labels"}
+
+    values = _values(_load("local", url, ["EMBEDDED_DATABASE"]))
+
+    assert values["EMBEDDED_DATABASE"] is False
+    assert (values["DATABASE_NAME"], values["DATABASE_USER"], values["DATABASE_HOST"]) == (
+        "labels",
+        "someone",
+        "db.example",
+    )
 
 
 # --- response headers (the suite's own settings, in process) ---

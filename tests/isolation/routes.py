@@ -243,7 +243,7 @@ def populate(prefix: str, *, roles: tuple[Role, ...] = (Role.OWNER,)) -> SimpleN
             actor=owner, organization=organization, email=f"{prefix}-invitee@{prefix}.test", role=Role.ANNOTATOR
         )
         world.invitation = issued.invitation
-        world.invitation_raw = issued.accept_url.rsplit("/", 1)[1]
+        world.invitation_raw = issued.secret
         populate_routing(world)
         populate_quality(world)
         populate_exports(world)

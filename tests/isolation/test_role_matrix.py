@@ -106,7 +106,8 @@ ROLE_MATRIX: dict[str, Rule] = {
     # Re-verifies the level the member holds: 200, not 201.
     "POST /api/v1/members/{member_id}/skills/": Rule(Role.MANAGER, 200, lambda w: {"skill": w.skill.name, "level": 4}),
     "DELETE /api/v1/members/{member_id}/skills/{skill_id}": Rule(Role.MANAGER, 204),
-    "GET /api/v1/organization": Rule(Role.ANNOTATOR, 200),
+    # The settings are admin business; every member learns which organization it is from `me`.
+    "GET /api/v1/organization": Rule(Role.ADMIN, 200),
     "PATCH /api/v1/organization": Rule(Role.ADMIN, 200, {"name": "Acme renamed"}),
     "GET /api/v1/platform/organizations/": Rule(STAFF, 200),
     "POST /api/v1/platform/organizations/": Rule(

@@ -87,14 +87,21 @@ def test_a_storage_key_names_the_image_and_fractional_boxes_keep_their_area(tena
     assert job.rows == 1
 
 
-def test_a_project_without_boxes_gives_an_empty_but_valid_document(tenant, object_root):
-    project = ProjectFactory(label_schema={"fields": [{"name": "label", "type": "choices", "options": ["a", "b"]}]})
+def test_a_project_whose_boxes_nobody_drew_gives_an_empty_but_valid_document(tenant, object_root):
+    schema = {
+        "fields": [
+            {"name": "label", "type": "choices", "options": ["a", "b"]},
+            {"name": "boxes", "type": "boxes", "source": "image", "labels": ["car"], "required": False},
+        ]
+    }
+    project = ProjectFactory(label_schema=schema)
     AnnotationFactory(project=project, task=TaskFactory(project=project), result={"label": "a"})
 
     job, body = run_export(bare_world(project), "coco")
 
     document = json.loads(body)
-    assert (document["categories"], document["images"], document["annotations"], job.rows) == ([], [], [], 0)
+    assert (document["images"], document["annotations"], job.rows) == ([], [], 0)
+    assert document["categories"] == [{"id": 1, "name": "car", "supercategory": "boxes"}]
 
 
 def test_pycocotools_loads_the_file_and_scores_its_own_boxes_perfectly(tenant, object_root, tmp_path):

@@ -7,8 +7,12 @@ import urllib.request
 from typing import Any
 
 import pytest
-from django.db import connection
+from botocore.exceptions import EndpointConnectionError
+from celery.exceptions import Retry
+from django.db import OperationalError, connection
+from psycopg.errors import SerializationFailure
 
+from annotation.models import Review
 from audit.models import AuditEvent
 from config.celery import app
 from projects.exports import jsonl, runner
@@ -18,14 +22,17 @@ from projects.exports.services import export_create, export_download
 from projects.models import ExportJob
 from projects.object_store import object_store
 from tenancy.context import organization_context
+from tenancy.models import Role
 from tests.audit import test_checkpoint_s3
 from tests.audit.test_checkpoint_s3 import CREDENTIALS
 from tests.factories import OrganizationFactory
+from tests.faults_support import revoke_from_app_role
 from tests.projects import exports_support
 from tests.projects.exports_support import (
     build_world,
     run_export,
 )
+from workers.tasks import EXPORT_RETRIES
 
 object_root = exports_support.object_root
 s3_endpoint = test_checkpoint_s3.s3_endpoint
@@ -85,7 +92,9 @@ def test_a_failure_fails_the_job_with_a_message_and_no_file(tenant, object_root,
 
     job.refresh_from_db()
     assert job.state == "failed"
-    assert job.message == f"The export failed unexpectedly; the worker's log has the details (export {job.uuid})."
+    assert job.message == (
+        f"The export failed: an internal error (RuntimeError); the worker's log has the details (export {job.uuid})."
+    )
     assert (job.file_key, job.file_size, job.sha256) == ("", 0, "")
     assert job.finished_at is not None
     assert AuditEvent.objects.get(action="export.fail").metadata["message"] == job.message
@@ -108,6 +117,73 @@ def test_the_worker_time_limit_fails_the_job_with_its_own_message(tenant, object
         "failed",
         "The export took longer than the worker's time limit; narrow it with filters, or ask the operator.",
     )
+
+
+def test_a_missing_privilege_fails_the_job_at_once_with_its_cause_in_the_api(tenant, object_root, api_as):
+    # Given a database whose grants miss the app role's right to read reviews
+    w = build_world()
+    job = export_create(actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters())
+    revoke_from_app_role("SELECT", Review)
+
+    # When the task runs the export: a retry would meet the same refusal, so there is none
+    state = app.tasks["projects.export_run"].apply(args=(tenant.pk, job.pk)).get()
+
+    # Then the job has failed, and says why, to whoever looks at it
+    detail = api_as(tenant, Role.MANAGER).get(f"/api/v1/exports/{job.uuid}").json()
+    assert (state, detail["state"], detail["message"]) == (
+        "failed",
+        "failed",
+        "The export failed: permission denied for table annotation_review (InsufficientPrivilege); "
+        f"the worker's log has the details (export {job.uuid}).",
+    )
+
+
+def test_a_serialization_failure_is_retried_and_the_retry_starts_the_export_over(tenant, object_root, monkeypatch):
+    # Given a database that fails the first attempt in a way a retry can fix
+    w = build_world()
+    job = export_create(actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters())
+    task = app.tasks["projects.export_run"]
+    original = runner._write
+    attempts: list[int] = []
+
+    def conflicted_once(started: Any, spool: Any) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OperationalError("could not serialize") from SerializationFailure(
+                "could not serialize access due to read/write dependencies among transactions"
+            )
+        return original(started, spool)
+
+    monkeypatch.setattr(runner, "_write", conflicted_once)
+
+    # When the export runs
+    with pytest.raises(Retry) as retried:
+        task.apply(args=(tenant.pk, job.pk)).get()
+
+    # Then it is retried later, and the retry writes the whole file
+    assert (retried.value.when, ExportJob.objects.get(pk=job.pk).state) == (30, "running")
+    assert task.apply(args=(tenant.pk, job.pk), retries=1).get() == "succeeded"
+    assert ExportJob.objects.get(pk=job.pk).rows == 3
+
+
+def test_a_store_that_stays_away_fails_the_job_after_the_last_attempt_naming_it(tenant, object_root, monkeypatch):
+    w = build_world()
+    job = export_create(actor=w.owner, project=w.project, export_format="jsonl", filters=ExportFilters())
+
+    def unreachable(job: Any, spool: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://s3.test")
+
+    monkeypatch.setattr(runner, "_store", unreachable)
+
+    state = app.tasks["projects.export_run"].apply(args=(tenant.pk, job.pk), retries=EXPORT_RETRIES).get()
+
+    job.refresh_from_db()
+    assert (state, job.state, job.message) == (
+        "failed",
+        "failed",
+        "The export stopped after 6 attempts: a network error (EndpointConnectionError).",
+    )
+    assert AuditEvent.objects.get(action="export.fail").metadata["message"] == job.message
 
 
 def test_the_celery_task_runs_the_job_in_its_organization(tenant, object_root):

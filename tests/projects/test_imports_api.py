@@ -98,7 +98,7 @@ def test_a_queued_import_runs_and_its_progress_and_counts_show_in_the_api(
 def test_the_format_comes_from_the_file_name_unless_given(project, manager, store, queued):
     from_name = manager.post(imports_url(project), {"file": upload("rows.csv.gz", b"")})
     given = manager.post(imports_url(project), {"file": upload("rows.txt", b""), "format": "json"})
-    unknown = manager.post(imports_url(project), {"file": upload("rows.txt", b"")})
+    unknown = manager.post(imports_url(project), {"file": upload("rows", b"")})
 
     assert (from_name.status_code, from_name.json()["format"]) == (202, "csv")
     assert (given.status_code, given.json()["format"]) == (202, "json")

@@ -337,22 +337,6 @@ def test_an_external_id_twice_in_one_import_is_an_error_at_the_later_line(store,
     assert imported(project) == [("ext-0", {"text": "item 0"}), ("ext-1", {"text": "item 1"})]
 
 
-def test_the_orm_merge_used_off_postgresql_gives_the_same_results(store, manager, project, monkeypatch):
-    monkeypatch.setattr(staging, "_postgres", lambda: False)
-    run_to_end(upload_job(manager, project, jsonl(rows_of(3))))
-    changed = jsonl([{"external_id": "ext-0", "data": {"text": "CHANGED"}}, *rows_of(2, start=1), *rows_of(1, 3)])
-
-    job = run_to_end(upload_job(manager, project, changed, update=True))
-
-    assert (job.created_count, job.updated_count, job.unchanged_count) == (1, 1, 2)
-    assert imported(project) == [
-        ("ext-0", {"text": "CHANGED"}),
-        ("ext-1", {"text": "item 1"}),
-        ("ext-2", {"text": "item 2"}),
-        ("ext-3", {"text": "item 3"}),
-    ]
-
-
 def test_every_value_reaches_the_task_exactly_as_written(store, manager, project):
     awkward = 'tab\there, newline\nthere, back\\slash \\N, quote " and \u00e9\u4e2d\U0001f600 \\u0041'
     rows = [

@@ -112,3 +112,34 @@ def test_a_dropped_connection_is_reported_as_retryable():
 
     with pytest.raises(SourceUnavailable, match=r"Reading the file failed \(ConnectionResetError\)\."):
         reader.read(10)
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 40, "a ZIP archive (an Excel .xlsx workbook is one)"),
+        (gzip.compress(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40), "a PNG image"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 40, "a WebP image"),
+        (b"%PDF-1.7\n" + b"\x00" * 40, "a PDF document"),
+    ],
+    ids=["xlsx", "png.gz", "webp", "pdf"],
+)
+def test_a_spreadsheet_image_or_document_is_named_for_what_it_is(content, kind):
+    reader = SourceReader(opener_of(content), offset=0, gzip_hint=None, max_bytes=1000, label="Object 'scans/a'")
+
+    with pytest.raises(FileError) as raised:
+        reader.read(10)
+
+    assert raised.value.as_dict() == {
+        "line": None,
+        "field": "file",
+        "code": "unsupported_format",
+        "message": f"Object 'scans/a' is {kind}: imports read jsonl (.jsonl, .ndjson), json (.json) and csv (.csv), "
+        "each plain or gzip-compressed (.gz).",
+    }
+
+
+def test_text_that_merely_starts_like_a_signature_is_read():
+    reader = SourceReader(opener_of(b"PK,name\n1,a\n"), offset=0, gzip_hint=None, max_bytes=100)
+
+    assert read_all(reader) == b"PK,name\n1,a\n"

@@ -1,22 +1,33 @@
 """The manager's project pages through the Django test client: who may see them, other tenants' ids, bad input."""
 
 import json
+import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
 
 from audit.models import AuditEvent
+from projects.exports.filters import ExportFilters
+from projects.exports.jsonl import JsonlWriter
+from projects.exports.runner import export_run
 from projects.exports.selectors import export_list
-from projects.models import ExportJob, Project
+from projects.exports.services import export_create
+from projects.models import ExportJob, ImportJob, Project
 from tenancy.context import organization_context
 from tenancy.models import Role
 from tests.conftest import session_client
 from tests.factories import OrganizationFactory, ProjectFactory
+from tests.projects import imports_support
+from tests.projects.imports_support import jsonl, run_to_end, upload_job
 
 pytestmark = pytest.mark.django_db
+store = imports_support.store
 
 # (url name, method, form body): every route of projects/pages.py.
 PAGES: list[tuple[str, str, dict[str, Any]]] = [
@@ -209,3 +220,125 @@ def test_export_created_and_bad_filters_named(lab):
         (job,) = export_list(project=project)
         # The worker starts once the request's transaction commits, which this test's transaction never does.
         assert (job.format, job.filters["status"], job.state) == ("csv", "done", "pending")
+
+
+# --- following jobs: the histories poll while a job runs, stop when none does, and say why one failed ---
+
+
+def _htmx(client: Client, url: str) -> Any:
+    return client.get(url, headers={"HX-Request": "true"})
+
+
+def test_a_failed_import_says_why_and_lists_its_refused_rows(lab, store):
+    organization, project = lab
+    client, manager = session_client(organization, Role.MANAGER)
+    with organization_context(organization.pk):
+        rows = [{"external_id": "a", "data": {"text": "fine"}}, {"external_id": "b", "data": []}]
+        job = run_to_end(upload_job(manager, project, jsonl(rows)))
+    assert (job.state, job.error_count) == ("failed", 1)
+
+    page = client.get(_url("project-import", project))
+
+    history = _section(page.text, "import-history")
+    assert f'<span class="job-reason">{escape(job.message)}</span>' in history
+    assert '<details class="disclosure" open>' in history  # a failed import's rows are open, not hidden
+    assert "Rows that stopped the import: 1" in history
+    assert re.search(r"<strong>Line 2</strong> <code>data</code>: [^<]+</li>", history)
+    assert 'data-following="false"' in history
+    assert 'hx-trigger="import-ended from:body"' in history  # reloaded by the page's own upload only
+
+
+def test_a_running_import_is_followed_until_it_ends(lab, store):
+    organization, project = lab
+    client, manager = session_client(organization, Role.MANAGER)
+    with organization_context(organization.pk):
+        job = upload_job(manager, project, jsonl([{"external_id": "a", "data": {"text": "x"}}]))
+        ImportJob.objects.filter(pk=job.pk).update(state="running")
+
+    running = _htmx(client, _url("project-import", project))
+    with organization_context(organization.pk):
+        run_to_end(job)
+    ended = _htmx(client, _url("project-import", project))
+
+    # The fragment alone answers htmx: the section, no page around it (and no messages consumed).
+    assert running.text.lstrip().startswith('<section class="card card-flush section-gap" id="import-history"')
+    assert "<html" not in running.text
+    assert 'data-following="true"' in running.text
+    assert 'hx-trigger="every 2s, import-ended from:body"' in running.text
+    assert "Updated every few seconds while 1 import runs." in running.text
+    assert "0% read" in running.text
+    assert 'data-following="false"' in ended.text
+    assert "every 2s" not in ended.text
+    assert '<span class="badge badge-state-succeeded">succeeded</span>' in ended.text
+
+
+def test_a_job_no_worker_took_up_says_so(lab, store):
+    organization, project = lab
+    client, manager = session_client(organization, Role.MANAGER)
+    with organization_context(organization.pk):
+        job = upload_job(manager, project, jsonl([{"external_id": "a", "data": {"text": "x"}}]))
+        fresh = client.get(_url("project-import", project)).text
+        ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+        stale = client.get(_url("project-import", project)).text
+
+    assert "is one running?" not in fresh
+    assert "No worker has taken it up since" in stale
+    assert "is one running?" in stale
+
+
+def test_exports_are_followed_while_they_run_and_a_failure_says_why(lab, store, monkeypatch):
+    organization, project = lab
+    client, manager = session_client(organization, Role.MANAGER)
+    with organization_context(organization.pk):
+        pending = export_create(actor=manager, project=project, export_format="jsonl", filters=ExportFilters())
+    following = _htmx(client, _url("project-exports", project))
+
+    monkeypatch.setattr(JsonlWriter, "write_chunks", _broken)
+    with organization_context(organization.pk):
+        failed = export_run(pending)
+    ended = _htmx(client, _url("project-exports", project))
+    full = client.get(_url("project-exports", project))
+
+    assert following.text.lstrip().startswith('<section class="card card-flush" id="export-history"')
+    assert 'hx-trigger="every 2s"' in following.text
+    assert "Updated every few seconds while 1 export runs." in following.text
+    assert failed.state == "failed"
+    assert failed.message  # the runner's own words, shown as they are
+    assert f'<span class="job-reason">{escape(failed.message)}</span>' in ended.text
+    assert "hx-trigger" not in ended.text  # nothing runs: the polling stops with this copy
+    assert 'data-following="false"' in ended.text
+    assert "<html" in full.text
+    assert f'<span class="job-reason">{escape(failed.message)}</span>' in full.text
+
+
+def _broken(self: Any, source: Any) -> Any:
+    raise RuntimeError("the disk is full")
+
+
+def _section(html: str, element_id: str) -> str:
+    start = html.index(f'id="{element_id}"')
+    return html[start : html.index("</section>", start)]
+
+
+# --- a project without label fields leads to its schema page ---
+
+
+def test_the_overview_and_schema_page_of_a_project_without_fields_say_what_to_do_next(lab):
+    organization, project = lab
+    client, _ = session_client(organization, Role.MANAGER)
+    schema_url = _url("project-schema", project)
+
+    overview = client.get(_url("project-overview", project)).text
+    schema = client.get(schema_url).text
+    with organization_context(organization.pk):
+        project.label_schema = {"fields": [{"name": "label", "type": "choices", "options": ["yes", "no"]}]}
+        project.save(update_fields=["label_schema"])
+    ready = client.get(_url("project-overview", project)).text
+
+    assert "Next: define the label fields" in overview
+    assert f'<a class="button" href="{schema_url}">Define label fields</a>' in overview
+    assert f'no fields yet · <a href="{schema_url}">define them</a>' in overview
+    assert "Define what annotators answer" in schema
+    assert 'id="schema-example"' in schema
+    assert "Next: define the label fields" not in ready
+    assert "1 field" in ready

@@ -20,9 +20,10 @@ from projects.storage_connections import (
     unseal_secret,
 )
 from tenancy import outbound
+from tenancy.context import organization_context
 from tenancy.models import Role
 from tenancy.outbound import DestinationRefused
-from tests.factories import MembershipFactory, ProjectFactory
+from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory
 from tests.projects import imports_support
 from tests.projects.imports_support import connection_for
 
@@ -84,7 +85,7 @@ def test_an_admin_adds_a_connection_whose_secret_is_encrypted_and_never_shown(te
     }
     stored = StorageConnection.objects.get(uuid=body["id"])
     assert "wJalrXUtnFEMI" not in stored.secret_access_key_encrypted
-    assert unseal_secret(stored.secret_access_key_encrypted) == BODY["secret_access_key"]
+    assert unseal_secret(stored.secret_access_key_encrypted, organization_id=tenant.pk) == BODY["secret_access_key"]
     assert admin_api.get(f"{URL}{body['id']}").json() == body
     event = AuditEvent.objects.get(action="storage.create")
     assert event.changes["secret_access_key"] == "[redacted]"
@@ -103,6 +104,17 @@ def test_an_admin_adds_a_connection_whose_secret_is_encrypted_and_never_shown(te
             "https://s3.example.org",
             "169.254.169.254",
             "Refused to connect to 169.254.169.254: a cloud metadata address.",
+        ),
+        (
+            "http://[2002:7f00:1::]:9000",
+            None,
+            "Refused to connect to 2002:7f00:1::: a 6to4 address embedding 127.0.0.1 (a loopback address).",
+        ),
+        (
+            "https://s3.example.org",
+            "64:ff9b::a9fe:a9fe",
+            "Refused to connect to 64:ff9b::a9fe:a9fe: a NAT64 address embedding 169.254.169.254 "
+            "(a cloud metadata address).",
         ),
         ("ftp://s3.example.org", None, "The endpoint must be an http:// or https:// URL."),
         ("https://user:pw@s3.example.org", None, "The endpoint URL must not carry credentials."),
@@ -163,11 +175,13 @@ def test_patch_keeps_an_omitted_secret_replaces_a_new_one_and_empty_removes_it(t
     renamed = admin_api.patch(detail, {"name": "renamed"}, format="json")
     secret_after_rename = StorageConnection.objects.get(uuid=connection_id).secret_access_key_encrypted
     admin_api.patch(detail, {"secret_access_key": "new-secret"}, format="json")
-    replaced = unseal_secret(StorageConnection.objects.get(uuid=connection_id).secret_access_key_encrypted)
+    replaced = unseal_secret(
+        StorageConnection.objects.get(uuid=connection_id).secret_access_key_encrypted, organization_id=tenant.pk
+    )
     removed = admin_api.patch(detail, {"secret_access_key": ""}, format="json")
 
     assert (renamed.status_code, renamed.json()["name"], renamed.json()["has_secret"]) == (200, "renamed", True)
-    assert unseal_secret(secret_after_rename) == BODY["secret_access_key"]
+    assert unseal_secret(secret_after_rename, organization_id=tenant.pk) == BODY["secret_access_key"]
     assert replaced == "new-secret"
     assert removed.json()["has_secret"] is False
     moved = admin_api.patch(detail, {"endpoint_url": "http://10.0.0.1"}, format="json")
@@ -331,3 +345,31 @@ def test_creating_through_the_service_checks_the_role(tenant, public_dns):
 
     with pytest.raises(NotAllowed):
         storage_connection_create(actor=manager, name="x", bucket="lab-datasets")
+
+
+def test_a_secret_copied_to_another_organizations_connection_does_not_open_there(tenant, public_dns, monkeypatch):
+    bravo = OrganizationFactory()
+    with organization_context(bravo.pk):
+        bravo_admin = MembershipFactory(organization=bravo, role=Role.ADMIN)
+        bravo_connection = storage_connection_create(
+            actor=bravo_admin, name="bravo", bucket="bravo-data", secret_access_key="bravo-s3-secret"
+        )
+    admin = MembershipFactory(organization=tenant, role=Role.ADMIN)
+    alpha_connection = storage_connection_create(
+        actor=admin, name="alpha", bucket="alpha-data", secret_access_key="alpha-s3-secret"
+    )
+    # Whatever copies the column (a restore, a bug elsewhere), the value stays bound to its organization.
+    StorageConnection.objects.filter(pk=alpha_connection.pk).update(
+        secret_access_key_encrypted=bravo_connection.secret_access_key_encrypted
+    )
+    alpha_connection.refresh_from_db()
+    given: list[str] = []
+    monkeypatch.setattr(
+        "projects.storage_connections.S3Client", lambda **fields: given.append(fields["secret"]) or SimpleNamespace()
+    )
+
+    s3_client(alpha_connection)
+    with organization_context(bravo.pk):
+        s3_client(bravo_connection)
+
+    assert given == ["", "bravo-s3-secret"]

@@ -1,6 +1,8 @@
-"""Invitations: the only way in. Created by admins, mailed after commit, accepted once, as a new or existing user."""
+"""Invitations: the only way in. Created by admins, mailed after commit (the only place the secret goes), accepted
+once, as a new account for the invited address or as that address's account signed in."""
 
 import hashlib
+import re
 import uuid
 from urllib.parse import urlsplit
 
@@ -21,6 +23,19 @@ INVITATIONS_URL = "/api/v1/invitations/"
 ACCEPT_URL = "/api/v1/invitations/accept"
 GOOD_PASSWORD = "a sound passphrase 42"
 INVALID_LINK = "This invitation link is invalid, expired or already used."
+# What the API shows of an invitation: never its secret, nor a link carrying it.
+INVITATION_FIELDS = {
+    "id",
+    "email",
+    "role",
+    "status",
+    "invited_by",
+    "expires_at",
+    "accepted_at",
+    "revoked_at",
+    "created_at",
+}
+MAILED_LINK = re.compile(r"(\S+/invitations/accept#([A-Za-z0-9_-]{43}))\s")
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +44,11 @@ def _generous_accept_throttle(monkeypatch):
     monkeypatch.setattr(InvitationAcceptThrottle, "rate", "100000/hour", raising=False)
 
 
-def key_of(accept_url: str) -> str:
-    return accept_url.rsplit("/", 1)[1]
+def mailed_link(message: mail.EmailMessage) -> tuple[str, str]:
+    """The accept link a mail carries, and the secret in it."""
+    found = MAILED_LINK.findall(message.body + "\n")
+    assert len(found) == 1, message.body
+    return found[0]
 
 
 def invite(organization: Organization, email: str, role: Role = Role.ANNOTATOR) -> services.IssuedInvitation:
@@ -42,44 +60,79 @@ def accept(body: dict, client: APIClient | None = None):
     return (client or APIClient()).post(ACCEPT_URL, body, format="json")
 
 
+def signed_in(user: User) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
 # --- creating ---
 
 
-def test_admin_creates_an_invitation_and_gets_the_link_once(tenant, api_as):
+def test_admin_creates_an_invitation_whose_secret_goes_by_mail_only(tenant, api_as, django_capture_on_commit_callbacks):
     admin = api_as(tenant, Role.ADMIN)
 
-    response = admin.post(INVITATIONS_URL, {"email": "New.Person@Example.org", "role": "reviewer"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(INVITATIONS_URL, {"email": "New.Person@Example.org", "role": "reviewer"}, format="json")
 
     assert response.status_code == 201
     body = response.json()
-    assert body["email"] == "new.person@example.org"
-    assert body["role"] == "reviewer"
-    assert body["status"] == "pending"
-    assert body["accepted_at"] is None
-    assert body["revoked_at"] is None
-    assert body["accept_url"].startswith(f"{settings.PUBLIC_URL}/invitations/accept/")
+    assert set(body) == INVITATION_FIELDS
+    assert (body["email"], body["role"], body["status"]) == ("new.person@example.org", "reviewer", "pending")
+    assert (body["accepted_at"], body["revoked_at"]) == (None, None)
     invitation = Invitation.objects.get(uuid=body["id"])
-    assert invitation.key_hash == hashlib.sha256(key_of(body["accept_url"]).encode()).hexdigest()
     assert body["invited_by"] == invitation.invited_by.email
+    # The one copy of the secret is in the mail to the invited address, never in what the admin got back.
+    (message,) = mail.outbox
+    assert message.to == ["new.person@example.org"]
+    link, secret = mailed_link(message)
+    assert link == f"{settings.PUBLIC_URL}/invitations/accept#{secret}"
+    assert invitation.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in response.content.decode()
     assert AuditEvent.objects.get(action="invitation.create").changes == {
         "email": [None, "new.person@example.org"],
         "role": [None, "reviewer"],
     }
 
 
-def test_the_link_never_appears_again(tenant, api_as):
+def test_the_secret_never_appears_in_a_list_or_a_detail(tenant, api_as, django_capture_on_commit_callbacks):
     admin = api_as(tenant, Role.ADMIN)
-    created = admin.post(INVITATIONS_URL, {"email": "a@example.org", "role": "annotator"}, format="json").json()
-    key = key_of(created["accept_url"])
+    with django_capture_on_commit_callbacks(execute=True):
+        created = admin.post(INVITATIONS_URL, {"email": "a@example.org", "role": "annotator"}, format="json").json()
+    _, secret = mailed_link(mail.outbox[0])
 
     listed = admin.get(INVITATIONS_URL)
     detail = admin.get(f"{INVITATIONS_URL}{created['id']}")
 
     assert (listed.status_code, detail.status_code) == (200, 200)
-    assert key not in listed.content.decode()
-    assert key not in detail.content.decode()
-    assert "accept_url" not in detail.json()
+    assert secret not in listed.content.decode()
+    assert secret not in detail.content.decode()
+    assert set(detail.json()) == INVITATION_FIELDS
     assert [i["id"] for i in listed.json()["results"]] == [created["id"]]
+
+
+def test_creating_answers_alike_for_an_address_with_and_without_an_account(
+    tenant, other_tenant, api_as, django_capture_on_commit_callbacks
+):
+    # An admin must not learn from the answer whether an address has an account anywhere on the installation.
+    with organization_context(other_tenant.pk):
+        MembershipFactory(organization=other_tenant, user__email="known@example.org")
+    admin = api_as(tenant, Role.ADMIN)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        known = admin.post(INVITATIONS_URL, {"email": "known@example.org", "role": "annotator"}, format="json")
+        unknown = admin.post(INVITATIONS_URL, {"email": "unknown@example.org", "role": "annotator"}, format="json")
+
+    def shape(response):
+        differs = ("id", "email", "created_at", "expires_at")
+        return response.status_code, {k: v for k, v in response.json().items() if k not in differs}
+
+    assert shape(known) == shape(unknown)
+    assert (shape(known)[0], set(known.json())) == (201, INVITATION_FIELDS)
+    # And the two mails say the same, but for the address and the secret.
+    bodies = [MAILED_LINK.sub("LINK ", m.body + "\n") for m in mail.outbox]
+    assert [m.to for m in mail.outbox] == [["known@example.org"], ["unknown@example.org"]]
+    assert bodies[0] == bodies[1]
 
 
 def test_the_mail_goes_out_after_commit_and_its_link_works(tenant, api_as, django_capture_on_commit_callbacks):
@@ -91,23 +144,23 @@ def test_the_mail_goes_out_after_commit_and_its_link_works(tenant, api_as, djang
 
     assert response.status_code == 201
     assert len(callbacks) == 1
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
+    (message,) = mail.outbox
     assert message.to == ["expert@example.org"]
     assert message.subject == f"You are invited to {tenant.name}"
-    accept_url = response.json()["accept_url"]
-    assert accept_url in message.body
-    links = [word for word in message.body.split() if word.startswith(settings.PUBLIC_URL)]
-    assert links == [accept_url]
-    page = APIClient().get(urlsplit(links[0]).path)
-    assert page.status_code == 200
-    accepted = accept({"token": key_of(links[0]), "name": "Expert", "password": GOOD_PASSWORD})
+    link, secret = mailed_link(message)
+    # A browser requests the link without its fragment: the page it gets carries no secret either way.
+    page = APIClient().get(urlsplit(link).path)
+    assert (urlsplit(link).path, page.status_code) == ("/invitations/accept", 200)
+    accepted = accept({"token": secret, "name": "Expert", "password": GOOD_PASSWORD})
     assert accepted.status_code == 201
     assert accepted.json()["user"]["email"] == "expert@example.org"
 
 
-def test_a_bogus_link_page_is_not_found(tenant):
-    assert APIClient().get("/invitations/accept/not-a-real-key").status_code == 404
+def test_a_bogus_secret_on_the_page_is_not_found(tenant):
+    response = APIClient().post("/invitations/accept", {"key": "not-a-real-key"})
+
+    assert response.status_code == 404
+    assert "This invitation is not valid" in response.content.decode()
 
 
 def test_no_mail_is_sent_for_an_invitation_revoked_before_the_worker_runs(
@@ -211,7 +264,7 @@ def test_bad_invitation_bodies_name_the_field(tenant, api_as, body, field):
 def test_a_new_user_accepts_and_becomes_a_member_with_the_invited_role(tenant):
     issued = invite(tenant, "fresh@example.org", Role.REVIEWER)
 
-    response = accept({"token": key_of(issued.accept_url), "name": "Fresh Person", "password": GOOD_PASSWORD})
+    response = accept({"token": issued.secret, "name": "Fresh Person", "password": GOOD_PASSWORD})
 
     assert response.status_code == 201
     body = response.json()
@@ -231,7 +284,7 @@ def test_a_new_user_accepts_and_becomes_a_member_with_the_invited_role(tenant):
 def test_accepting_is_audited_as_invitation_accept_then_member_add(tenant):
     issued = invite(tenant, "audited@example.org", Role.MANAGER)
 
-    accept({"token": key_of(issued.accept_url), "name": "A", "password": GOOD_PASSWORD})
+    accept({"token": issued.secret, "name": "A", "password": GOOD_PASSWORD})
 
     events = list(AuditEvent.objects.filter(action__in=["invitation.accept", "member.add"]).order_by("id"))
     assert [e.action for e in events] == ["invitation.accept", "member.add"]
@@ -253,7 +306,7 @@ def test_accepting_is_audited_as_invitation_accept_then_member_add(tenant):
 def test_a_weak_password_is_rejected_by_name_and_nothing_is_written(tenant, password, message):
     issued = invite(tenant, "weak@example.org")
 
-    response = accept({"token": key_of(issued.accept_url), "name": "W", "password": password})
+    response = accept({"token": issued.secret, "name": "W", "password": password})
 
     assert response.status_code == 400
     errors = response.json()["errors"]
@@ -267,43 +320,60 @@ def test_a_weak_password_is_rejected_by_name_and_nothing_is_written(tenant, pass
 def test_a_new_user_must_give_a_name(tenant):
     issued = invite(tenant, "nameless@example.org")
 
-    response = accept({"token": key_of(issued.accept_url), "password": GOOD_PASSWORD})
+    response = accept({"token": issued.secret, "password": GOOD_PASSWORD})
 
     assert response.status_code == 400
     assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("name", "required")]
 
 
-def test_an_existing_user_accepts_with_their_password(tenant, other_tenant):
+@pytest.mark.parametrize("password", ["correct horse battery staple", "the attacker's own choice 42", ""])
+def test_an_address_with_an_account_joins_only_as_that_account_signed_in(tenant, other_tenant, password):
+    # Whoever holds the link may not take over an account by it: not with its password (checking it here would
+    # be a password oracle without the sign-in's lockout), and never by setting one.
     with organization_context(other_tenant.pk):
         elsewhere = MembershipFactory(organization=other_tenant, user__email="known@example.org")
-    issued = invite(tenant, "known@example.org", Role.ANNOTATOR)
+    issued = invite(tenant, "known@example.org", Role.OWNER)
 
-    response = accept({"token": key_of(issued.accept_url), "password": "correct horse battery staple"})
-
-    assert response.status_code == 201
-    assert Membership.objects.get(user=elsewhere.user).role == "annotator"
-    assert User.objects.filter(email="known@example.org").count() == 1
-
-
-def test_an_existing_user_with_a_wrong_password_is_refused(tenant):
-    UserFactory(email="known2@example.org")
-    issued = invite(tenant, "known2@example.org")
-
-    response = accept({"token": key_of(issued.accept_url), "password": "not the password at all"})
+    response = accept({"token": issued.secret, "name": "Mallory", "password": password})
 
     assert response.status_code == 400
-    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("password", "invalid_password")]
+    assert response.json()["errors"] == [
+        {
+            "field": "token",
+            "message": "known@example.org already has an account: sign in as it, then accept the invitation.",
+            "code": "sign_in_required",
+        }
+    ]
+    user = User.objects.get(email="known@example.org")
+    assert (user.check_password("correct horse battery staple"), user.name) == (True, elsewhere.user.name)
     assert Membership.objects.count() == 0
     assert Invitation.objects.get(pk=issued.invitation.pk).status == "pending"
+    assert not AuditEvent.objects.filter(action__in=["invitation.accept", "member.add"]).exists()
+
+    # Signed in as that account, the same link joins it, with the invited role; its password is untouched.
+    joined = accept({"token": issued.secret}, signed_in(user))
+
+    assert joined.status_code == 201
+    assert Membership.objects.get(user=user).role == "owner"
+    assert User.objects.get(pk=user.pk).password == user.password
+
+
+def test_an_account_created_by_accepting_belongs_to_the_invited_address(tenant):
+    issued = invite(tenant, "fresh.owner@example.org", Role.OWNER)
+
+    response = accept({"token": issued.secret, "name": "Fresh Owner", "password": GOOD_PASSWORD})
+
+    assert response.status_code == 201
+    user = User.objects.get(email="fresh.owner@example.org")
+    assert (user.name, user.check_password(GOOD_PASSWORD)) == ("Fresh Owner", True)
+    assert Membership.objects.get(user=user).role == "owner"
 
 
 def test_a_signed_in_user_accepts_without_a_password(tenant):
     user = UserFactory(email="signed.in@example.org")
     issued = invite(tenant, "signed.in@example.org", Role.REVIEWER)
-    client = APIClient()
-    client.force_login(user)
 
-    response = accept({"token": key_of(issued.accept_url)}, client)
+    response = accept({"token": issued.secret}, signed_in(user))
 
     assert response.status_code == 201
     assert Membership.objects.get(user=user).role == "reviewer"
@@ -312,19 +382,18 @@ def test_a_signed_in_user_accepts_without_a_password(tenant):
 def test_a_signed_in_user_cannot_take_someone_elses_invitation(tenant):
     intruder = UserFactory(email="intruder@example.org")
     issued = invite(tenant, "victim@example.org")
-    client = APIClient()
-    client.force_login(intruder)
 
-    response = accept({"token": key_of(issued.accept_url)}, client)
+    response = accept({"token": issued.secret, "name": "Intruder", "password": GOOD_PASSWORD}, signed_in(intruder))
 
     assert response.status_code == 400
     assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("token", "wrong_user")]
     assert Membership.objects.count() == 0
+    assert not User.objects.filter(email="victim@example.org").exists()
 
 
 def test_an_invitation_is_single_use(tenant):
     issued = invite(tenant, "once@example.org")
-    key = key_of(issued.accept_url)
+    key = issued.secret
     assert accept({"token": key, "name": "Once", "password": GOOD_PASSWORD}).status_code == 201
 
     again = accept({"token": key, "name": "Twice", "password": GOOD_PASSWORD})
@@ -339,7 +408,7 @@ def test_an_expired_invitation_cannot_be_accepted(tenant, settings):
     settings.TENANCY_INVITATION_TTL_HOURS = 0
     issued = invite(tenant, "late@example.org")
 
-    response = accept({"token": key_of(issued.accept_url), "name": "Late", "password": GOOD_PASSWORD})
+    response = accept({"token": issued.secret, "name": "Late", "password": GOOD_PASSWORD})
 
     assert response.status_code == 400
     assert response.json()["detail"] == INVALID_LINK
@@ -348,14 +417,14 @@ def test_an_expired_invitation_cannot_be_accepted(tenant, settings):
 
 def test_a_revoked_invitation_cannot_be_accepted(tenant, api_as):
     admin = api_as(tenant, Role.ADMIN)
-    created = admin.post(INVITATIONS_URL, {"email": "gone@example.org", "role": "annotator"}, format="json").json()
+    issued = invite(tenant, "gone@example.org")
 
-    revoked = admin.delete(f"{INVITATIONS_URL}{created['id']}")
-    response = accept({"token": key_of(created["accept_url"]), "name": "Gone", "password": GOOD_PASSWORD})
+    revoked = admin.delete(f"{INVITATIONS_URL}{issued.invitation.uuid}")
+    response = accept({"token": issued.secret, "name": "Gone", "password": GOOD_PASSWORD})
 
     assert revoked.status_code == 200
     assert revoked.json()["status"] == "revoked"
-    assert AuditEvent.objects.get(action="invitation.revoke").target_id == created["id"]
+    assert AuditEvent.objects.get(action="invitation.revoke").target_id == str(issued.invitation.uuid)
     assert response.status_code == 400
     assert response.json()["detail"] == INVALID_LINK
     assert not User.objects.filter(email="gone@example.org").exists()
@@ -363,7 +432,7 @@ def test_a_revoked_invitation_cannot_be_accepted(tenant, api_as):
 
 def test_an_accepted_invitation_cannot_be_revoked(tenant, api_as):
     issued = invite(tenant, "done@example.org")
-    accept({"token": key_of(issued.accept_url), "name": "Done", "password": GOOD_PASSWORD})
+    accept({"token": issued.secret, "name": "Done", "password": GOOD_PASSWORD})
 
     response = api_as(tenant, Role.ADMIN).delete(f"{INVITATIONS_URL}{issued.invitation.uuid}")
 
@@ -387,9 +456,9 @@ def test_a_key_is_required(tenant):
 
 def test_accepting_while_already_a_member_is_a_conflict(tenant):
     issued = invite(tenant, "joiner@example.org")
-    MembershipFactory(user__email="joiner@example.org", role=Role.ANNOTATOR)
+    member = MembershipFactory(user__email="joiner@example.org", role=Role.ANNOTATOR)
 
-    response = accept({"token": key_of(issued.accept_url), "password": "correct horse battery staple"})
+    response = accept({"token": issued.secret}, signed_in(member.user))
 
     assert response.status_code == 409
     assert Invitation.objects.get(pk=issued.invitation.pk).status == "pending"
@@ -412,3 +481,63 @@ def test_accepting_is_throttled_per_client_address(tenant, monkeypatch):
         statuses.append(response.status_code)
 
     assert statuses == [400, 400, 429]
+
+
+def test_wrong_secrets_lock_the_address_out_with_a_429_and_retry_after(tenant, settings):
+    # Counted as failed sign-ins are (django-axes): per client address, since a wrong secret names no account.
+    settings.AXES_FAILURE_LIMIT = 3
+    issued = invite(tenant, "patient@example.org")
+    guesser, bystander = "203.0.113.7", "203.0.113.8"
+
+    answers = [
+        accept({"token": f"guess-{n}", "name": "G", "password": GOOD_PASSWORD}, APIClient(REMOTE_ADDR=guesser))
+        for n in range(4)
+    ]
+    right = accept({"token": issued.secret, "name": "G", "password": GOOD_PASSWORD}, APIClient(REMOTE_ADDR=guesser))
+
+    # The failure that reaches the limit is answered as a lockout already, as a sign-in's is.
+    assert [a.status_code for a in answers] == [400, 400, 429, 429]
+    assert right.status_code == 429
+    assert 0 < int(right["Retry-After"]) <= 15 * 60
+    assert right.json()["detail"].startswith("Too many failed attempts from this address.")
+    assert Invitation.objects.get(pk=issued.invitation.pk).status == "pending"
+    # Another address is not held back by this one's guesses.
+    other = APIClient(REMOTE_ADDR=bystander)
+    assert accept({"token": issued.secret, "name": "Pat", "password": GOOD_PASSWORD}, other).status_code == 201
+
+
+# --- owner invitations from the platform API ---
+
+
+def test_platform_staff_create_an_organization_whose_owner_is_invited_never_attached(
+    db, django_capture_on_commit_callbacks
+):
+    # An account already registered for the owner's address (by anyone) gains nothing until it accepts, signed in.
+    existing = UserFactory(email="boss@charlie.test")
+    staff = signed_in(UserFactory(email="ops@platform.test", is_staff=True))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        known = staff.post(
+            "/api/v1/platform/organizations/",
+            {"name": "Charlie Lab", "slug": "charlie-lab", "owner_email": "boss@charlie.test"},
+            format="json",
+        )
+        unknown = staff.post(
+            "/api/v1/platform/organizations/",
+            {"name": "Delta Lab", "slug": "delta-lab", "owner_email": "boss@delta.test"},
+            format="json",
+        )
+
+    assert (known.status_code, unknown.status_code) == (201, 201)
+    assert set(known.json()["owner_invitation"]) == set(unknown.json()["owner_invitation"]) == INVITATION_FIELDS
+    assert [m.to for m in mail.outbox] == [["boss@charlie.test"], ["boss@delta.test"]]
+    _, secret = mailed_link(mail.outbox[0])
+    assert secret not in known.content.decode()
+    charlie = Organization.objects.get(slug="charlie-lab")
+    with organization_context(charlie.pk):
+        assert list(Membership.objects.all()) == []
+        assert Invitation.objects.get().status == "pending"
+    # The account's owner accepts from the mailbox's link, signed in: only then is it the owner.
+    assert accept({"token": secret}, signed_in(existing)).status_code == 201
+    with organization_context(charlie.pk):
+        assert list(Membership.objects.values_list("user__email", "role")) == [("boss@charlie.test", "owner")]

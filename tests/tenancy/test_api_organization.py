@@ -14,7 +14,7 @@ ME_URL = "/api/v1/me"
 
 
 def test_get_organization_shows_the_tenant_of_the_token(tenant, api_as):
-    response = api_as(tenant, Role.ANNOTATOR).get(ORGANIZATION_URL)
+    response = api_as(tenant, Role.ADMIN).get(ORGANIZATION_URL)
 
     assert response.status_code == 200
     assert response.json() == {
@@ -24,6 +24,61 @@ def test_get_organization_shows_the_tenant_of_the_token(tenant, api_as):
         "settings": {},
         "created_at": response.json()["created_at"],
     }
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.REVIEWER, Role.ANNOTATOR])
+def test_below_admin_cannot_read_the_organization_settings(tenant, api_as, role):
+    # What they need (the organization's id, slug and name) is in `me`.
+    response = api_as(tenant, role).get(ORGANIZATION_URL)
+
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+
+
+def test_settings_show_whether_a_secret_is_set_never_its_sealed_value(tenant, api_as, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    owner = api_as(tenant, Role.OWNER)
+    stream = {"kind": "http", "url": "http://127.0.0.1:9/ingest", "token": "siem-bearer-secret"}
+    owner.patch(ORGANIZATION_URL, {"settings": {"audit_stream": stream, "locale": "fr"}}, format="json")
+
+    responses = [api_as(tenant, role).get(ORGANIZATION_URL) for role in (Role.OWNER, Role.ADMIN)]
+
+    tenant.refresh_from_db()
+    sealed = tenant.settings["audit_stream"]["token_sealed"]
+    for response in responses:
+        assert response.json()["settings"] == {
+            "audit_stream": {"kind": "http", "enabled": True, "url": "http://127.0.0.1:9/ingest", "token_set": True},
+            "locale": "fr",
+        }
+        assert sealed not in response.content.decode()
+        assert "siem-bearer-secret" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("settings_body", "field"),
+    [
+        (
+            {"audit_stream": {"kind": "http", "url": "https://siem.example.org/", "token_sealed": "x"}},
+            "audit_stream.token_sealed",
+        ),
+        ({"webhook": {"secret_sealed": "sealed.v1.AAAA"}}, "webhook.secret_sealed"),
+        ({"hooks": [{"key_sealed": "gAAAAA"}]}, "hooks[0].key_sealed"),
+    ],
+)
+def test_a_sealed_value_is_never_accepted_from_a_client(tenant, api_as, settings_body, field):
+    response = api_as(tenant, Role.OWNER).patch(ORGANIZATION_URL, {"settings": settings_body}, format="json")
+
+    assert (response.status_code, response.json()["errors"]) == (
+        400,
+        [
+            {
+                "field": field,
+                "message": "Send the secret itself (write-only); a sealed value is never accepted.",
+                "code": "sealed_value",
+            }
+        ],
+    )
+    tenant.refresh_from_db()
+    assert tenant.settings == {}
 
 
 def test_get_organization_needs_authentication(tenant):
@@ -99,7 +154,7 @@ def test_me_shows_user_organization_and_role(tenant):
     assert response.status_code == 200
     body = response.json()
     assert body["user"] == {"id": str(membership.user.uuid), "email": membership.user.email, "name": "Ada Lovelace"}
-    assert body["organization"]["slug"] == tenant.slug
+    assert body["organization"] == {"id": str(tenant.uuid), "slug": tenant.slug, "name": tenant.name}
     assert body["role"] == "manager"
     assert body["organizations"] == [{"slug": tenant.slug, "name": tenant.name, "role": "manager"}]
 
@@ -130,7 +185,8 @@ def test_me_caps_a_token_at_the_member_current_role(tenant):
     assert response.json()["role"] == "annotator"
 
 
-def test_me_lists_every_organization_of_the_user_but_acts_for_the_token_one(tenant, other_tenant):
+def test_me_with_a_token_names_only_the_token_organization(tenant, other_tenant):
+    # A token acts for one organization; who else the person works for is not its business.
     client, membership = member_client(tenant, Role.ANNOTATOR)
 
     with organization_context(other_tenant.pk):
@@ -140,6 +196,21 @@ def test_me_lists_every_organization_of_the_user_but_acts_for_the_token_one(tena
 
     assert response.json()["organization"]["slug"] == tenant.slug
     assert response.json()["role"] == "annotator"
+    assert response.json()["organizations"] == [{"slug": tenant.slug, "name": tenant.name, "role": "annotator"}]
+    assert other_tenant.slug not in response.content.decode()
+
+
+def test_me_with_a_session_lists_every_organization_of_the_person(tenant, other_tenant):
+    # The signed-in person may switch between their organizations; listing them tells them nothing new.
+    membership = MembershipFactory(role=Role.ANNOTATOR)
+    with organization_context(other_tenant.pk):
+        MembershipFactory(organization=other_tenant, user=membership.user, role=Role.OWNER)
+    client = APIClient()
+    client.force_login(membership.user)
+
+    response = client.get(ME_URL, headers={"X-Organization": tenant.slug})
+
+    assert response.json()["organization"]["slug"] == tenant.slug
     assert sorted((o["slug"], o["role"]) for o in response.json()["organizations"]) == sorted(
         [(tenant.slug, "annotator"), (other_tenant.slug, "owner")]
     )

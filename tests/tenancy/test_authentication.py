@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from tenancy.models import Role
+from tenancy.throttling import TokenFailureThrottle
 from tests.factories import ApiTokenFactory
 
 ME_URL = "/api/v1/me"
@@ -144,3 +145,47 @@ def test_the_refusal_is_recorded_in_the_token_organization_only(tenant, other_te
 
     assert AuditEvent.objects.filter(action="auth.token_rejected").count() == 1
     assert AuditEvent.objects.unscoped().filter(organization=other_tenant).count() == 0
+
+
+# --- failures are throttled per client address ---
+
+
+def test_repeated_token_failures_hold_the_address_back_with_a_429_and_retry_after(tenant, monkeypatch):
+    # Given an address that keeps presenting tokens that do not work (guessed, or revoked and still in a script)
+    monkeypatch.setattr(TokenFailureThrottle, "rate", "3/minute", raising=False)
+    revoked = ApiTokenFactory(membership__role=Role.MANAGER, revoked_at=timezone.now())
+    valid = ApiTokenFactory(membership__role=Role.MANAGER)
+    guesser = APIClient(REMOTE_ADDR="198.51.100.40")
+
+    # When it fails three times
+    answers = []
+    for secret in ("ann_deadbeef_" + "x" * 43, revoked.raw, "ann_deadbeef_" + "y" * 43, "ann_deadbeef_" + "z" * 43):
+        guesser.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        answers.append(guesser.get(ME_URL))
+    guesser.credentials(HTTP_AUTHORIZATION=f"Bearer {valid.raw}")
+    held_back = guesser.get(ME_URL)
+    elsewhere = APIClient(REMOTE_ADDR="198.51.100.41")
+    elsewhere.credentials(HTTP_AUTHORIZATION=f"Bearer {valid.raw}")
+
+    # Then it is answered 429, saying when to retry, even with a good token (or guessing would go on unchecked),
+    # while the same token works from any other address
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert held_back.status_code == 429
+    assert 0 < int(held_back["Retry-After"]) <= 60
+    assert held_back.json() == {
+        "detail": f"Too many failed authentication attempts from this address. Expected available in "
+        f"{held_back['Retry-After']} seconds.",
+        "code": "throttled",
+        "errors": [],
+    }
+    assert elsewhere.get(ME_URL).status_code == 200
+    # The held-back requests touched no token and wrote nothing: the revoked one's refusal was recorded once.
+    assert AuditEvent.objects.filter(action="auth.token_rejected").count() == 1
+
+
+def test_successful_token_use_never_counts_against_the_address(tenant, monkeypatch):
+    monkeypatch.setattr(TokenFailureThrottle, "rate", "2/minute", raising=False)
+    client = APIClient(REMOTE_ADDR="198.51.100.42")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {ApiTokenFactory(membership__role=Role.MANAGER).raw}")
+
+    assert [client.get(ME_URL).status_code for _ in range(5)] == [200] * 5

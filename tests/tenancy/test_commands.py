@@ -1,6 +1,7 @@
 """The operator commands: organization_create, token_create and platform_bootstrap."""
 
 import io
+import re
 import stat
 
 import pytest
@@ -8,9 +9,10 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
-from tenancy.context import organization_context
+from tenancy.context import no_organization, organization_context
 from tenancy.models import ApiToken, Invitation, Membership, Organization, Role, User
 from tenancy.selectors import api_token_authenticate
+from tenancy.services import invitation_accept
 from tests.factories import UserFactory
 
 STRONG_PASSWORD = "violet tractor sings at noon"
@@ -38,20 +40,36 @@ def members(organization: Organization) -> list[tuple[str, str]]:
 # --- organization_create ---
 
 
-def test_organization_create_makes_an_existing_account_owner(db):
-    # Given an account that belongs nowhere yet
-    UserFactory(email="ada@example.org")
-    # When the operator creates an organization for it
-    out, _ = run("organization_create", "--name", "Acme Research", "--slug", "acme", "--owner-email", "Ada@Example.org")
-    # Then the organization exists with that account as its only owner, and the trail says who did it
+def test_organization_create_invites_an_existing_account_which_becomes_owner_only_by_accepting(
+    db, django_capture_on_commit_callbacks
+):
+    # Given an account that belongs nowhere yet (registered by anyone who once held an invitation to its address)
+    account = UserFactory(email="ada@example.org")
+    # When the operator creates an organization for that address
+    with django_capture_on_commit_callbacks(execute=True):
+        out, _ = run(
+            "organization_create", "--name", "Acme Research", "--slug", "acme", "--owner-email", "Ada@Example.org"
+        )
+    # Then nobody owns it yet: the address gets an owner invitation, exactly as an address without an account would
     organization = Organization.objects.get(slug="acme")
     assert organization.name == "Acme Research"
-    assert members(organization) == [("ada@example.org", "owner")]
+    assert members(organization) == []
     assert audit_trail(organization) == [
         ("organization.create", "operator:organization_create"),
-        ("member.add", "operator:organization_create"),
+        ("invitation.create", "operator:organization_create"),
     ]
-    assert out == "Created organization 'acme'.\nAdded existing account ada@example.org as owner.\n"
+    assert out == (
+        "Created organization 'acme'.\n"
+        "Invited ada@example.org as owner: the invitation link goes to that address by mail only.\n"
+    )
+    (message,) = mail.outbox
+    assert message.to == ["ada@example.org"]
+    # And the account becomes owner when its holder accepts from the mailbox's link, signed in as it
+    secret = re.search(r"/invitations/accept#([A-Za-z0-9_-]{43})", message.body).group(1)
+    with no_organization():
+        membership = invitation_accept(raw_key=secret, user=account)
+    assert members(organization) == [("ada@example.org", "owner")]
+    assert membership.user == account
 
 
 def test_organization_create_creates_the_owner_account_from_stdin(db):
@@ -88,18 +106,34 @@ def test_organization_create_invites_an_owner_without_account(db, django_capture
         ("organization.create", "operator:organization_create"),
         ("invitation.create", "operator:organization_create"),
     ]
+    # Mail really leaves here (the suite's backend stands for SMTP): the secret goes to the mailbox alone.
+    assert out == (
+        "Created organization 'acme'.\n"
+        "Invited ada@example.org as owner: the invitation link goes to that address by mail only.\n"
+    )
+    assert "/invitations/accept" not in out
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ada@example.org"]
+    assert "http://127.0.0.1:8000/invitations/accept#" in mail.outbox[0].body
+
+
+def test_organization_create_prints_the_link_where_mail_stays_on_this_machine(
+    db, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    # The embedded default writes mail to files: the operator is the only courier, so the link is shown once.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+    with django_capture_on_commit_callbacks(execute=True):
+        out, _ = run("organization_create", "--name", "Acme", "--slug", "acme", "--owner-email", "ada@example.org")
     lines = out.splitlines()
     assert lines[:2] == [
         "Created organization 'acme'.",
-        "Invited ada@example.org as owner. The link is shown only now:",
+        "Invited ada@example.org as owner. Mail does not leave this machine here; pass this link on yourself:",
     ]
-    accept_url = lines[2]
-    assert accept_url.startswith("http://127.0.0.1:8000/invitations/accept/")
     assert len(lines) == 3
-    # The same link went out by mail (the worker runs eagerly in the suite)
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == ["ada@example.org"]
-    assert accept_url in mail.outbox[0].body
+    assert re.fullmatch(r"http://127\.0\.0\.1:8000/invitations/accept#[A-Za-z0-9_-]{43}", lines[2])
+    (written,) = (tmp_path / "mail").iterdir()
+    assert lines[2] in written.read_text()
 
 
 def test_organization_create_without_owner(db):

@@ -1,5 +1,6 @@
 """The SSRF-safe client against a real HTTP server on 127.0.0.1: refused by default, reachable when allow-listed."""
 
+import ipaddress
 import socket
 import threading
 from collections.abc import Iterator
@@ -99,7 +100,7 @@ def test_hostname_resolving_to_loopback_is_refused(settings):
         ("0.0.0.0", "an unspecified address"),  # noqa: S104 - the address under test
         ("::", "an unspecified address"),
         ("240.0.0.1", "a reserved address"),
-        ("::ffff:127.0.0.1", "a loopback address"),
+        ("::ffff:127.0.0.1", "an IPv4-mapped address embedding 127.0.0.1 (a loopback address)"),
         ("100.64.0.1", "not globally routable"),
     ],
 )
@@ -108,6 +109,123 @@ def test_non_public_addresses_are_refused(settings, address, reason):
     with pytest.raises(outbound.DestinationRefused) as refused:
         outbound.vet_address(address)
     assert str(refused.value).endswith(f": {reason}.")
+
+
+# IPv6 forms that carry an IPv4 address, and so can reach one the platform must not: the embedded address is vetted
+# wherever its place is fixed, and ranges whose embedding is opaque or obsolete are refused whole.
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        # 6to4 (2002::/16): the IPv4 address is bits 16-47; a 6to4 relay, or the host's own sit tunnel, delivers to it.
+        ("2002:7f00:1::", "a 6to4 address embedding 127.0.0.1 (a loopback address)"),
+        ("2002:a9fe:a9fe::1", "a 6to4 address embedding 169.254.169.254 (a cloud metadata address)"),
+        ("2002:a00:1:1::1", "a 6to4 address embedding 10.0.0.1 (a private address)"),
+        # Teredo (2001::/32): the client's address is the last 32 bits, inverted.
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "a Teredo address embedding 127.0.0.1 (a loopback address)"),
+        (
+            "2001:0:4136:e378:8000:63bf:5601:5601",
+            "a Teredo address embedding 169.254.169.254 (a cloud metadata address)",
+        ),
+        # A public client's is still a client's tunnel, where no server this platform talks to lives.
+        ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", "a Teredo address"),
+        # NAT64, well-known prefix (64:ff9b::/96): the gateway forwards to the last 32 bits.
+        ("64:ff9b::7f00:1", "a NAT64 address embedding 127.0.0.1 (a loopback address)"),
+        ("64:ff9b::a9fe:a9fe", "a NAT64 address embedding 169.254.169.254 (a cloud metadata address)"),
+        ("64:ff9b::c0a8:1", "a NAT64 address embedding 192.168.0.1 (a private address)"),
+        # Local-use NAT64 (64:ff9b:1::/48): where the address sits depends on the operator's prefix length.
+        ("64:ff9b:1::7f00:1", "a local-use NAT64 address"),
+        ("64:ff9b:1:ffff::808:808", "a local-use NAT64 address"),
+        # IPv4-mapped (::ffff:0:0/96): a dual-stack socket connects to the IPv4 address itself.
+        ("::ffff:169.254.169.254", "an IPv4-mapped address embedding 169.254.169.254 (a cloud metadata address)"),
+        ("::ffff:10.1.2.3", "an IPv4-mapped address embedding 10.1.2.3 (a private address)"),
+        # IPv4-compatible (::/96) and IPv4-translated (::ffff:0:0:0/96): obsolete, no destination lives there.
+        ("::127.0.0.1", "an IPv4-compatible address"),
+        ("::8.8.8.8", "an IPv4-compatible address"),
+        ("::ffff:0:127.0.0.1", "an IPv4-translated address"),
+        ("::ffff:0:8.8.8.8", "an IPv4-translated address"),
+        # ISATAP interface identifiers (::0:5efe:a.b.c.d, ::200:5efe:a.b.c.d) under any prefix.
+        ("2a00:1450:4001::5efe:7f00:1", "an ISATAP address embedding 127.0.0.1 (a loopback address)"),
+        (
+            "2a00:1450:4001::200:5efe:a9fe:a9fe",
+            "an ISATAP address embedding 169.254.169.254 (a cloud metadata address)",
+        ),
+    ],
+)
+def test_ipv6_transition_addresses_embedding_a_refused_ipv4_address_are_refused(settings, address, reason):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+
+    with pytest.raises(outbound.DestinationRefused) as refused:
+        outbound.vet_address(address)
+
+    assert str(refused.value) == f"Refused to connect to {ipaddress.ip_address(address)}: {reason}."
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:808:808::1",  # 6to4 of a public address
+        "::ffff:8.8.8.8",  # IPv4-mapped public address
+        "2a00:1450:4001::5efe:808:808",  # ISATAP of a public address
+        "2a00:1450:4001:81b::200e",  # plain global unicast
+    ],
+)
+def test_ipv6_transition_addresses_of_public_ipv4_addresses_pass(settings, address):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+
+    assert outbound.vet_address(address) == ipaddress.ip_address(address)
+
+
+@pytest.mark.parametrize(
+    ("allowed", "address", "reason"),
+    [
+        # Allow-listing the transition range does not let its embedded address through.
+        ("2002::/16", "2002:7f00:1::", "a 6to4 address embedding 127.0.0.1 (a loopback address)"),
+        ("64:ff9b::/96", "64:ff9b::a00:1", "a NAT64 address embedding 10.0.0.1 (a private address)"),
+        (
+            "2001::/32",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "a Teredo address embedding 127.0.0.1 (a loopback address)",
+        ),
+        # A broad entry does not open a range refused whole; only an entry inside that range does (below).
+        ("::/0", "::ffff:0:8.8.8.8", "an IPv4-translated address"),
+        ("::/0", "64:ff9b:1::808:808", "a local-use NAT64 address"),
+        ("::/0", "::8.8.8.8", "an IPv4-compatible address"),
+    ],
+)
+def test_an_allow_list_entry_never_opens_what_a_transition_address_embeds(settings, allowed, address, reason):
+    settings.OUTBOUND_ALLOWED_NETWORKS = [allowed]
+
+    with pytest.raises(outbound.DestinationRefused) as refused:
+        outbound.vet_address(address)
+
+    assert str(refused.value) == f"Refused to connect to {ipaddress.ip_address(address)}: {reason}."
+
+
+def test_an_operator_may_allow_list_a_local_nat64_prefix_and_an_embedded_allowed_network(settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["64:ff9b:1:a::/64", "10.0.0.0/8"]
+
+    assert str(outbound.vet_address("64:ff9b:1:a::a00:5")) == "64:ff9b:1:a::a00:5"
+    assert str(outbound.vet_address("2002:a00:5::1")) == "2002:a00:5::1"  # the 6to4 form of an allowed 10.0.0.5
+    with pytest.raises(outbound.DestinationRefused, match=r": a local-use NAT64 address\.$"):
+        outbound.vet_address("64:ff9b:1:b::a00:5")
+
+
+def test_a_name_resolving_to_a_6to4_form_of_loopback_is_refused(settings, monkeypatch):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    monkeypatch.setattr(
+        outbound.socket,
+        "getaddrinfo",
+        lambda host, port, *args, **kwargs: [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2002:7f00:1::", port, 0, 0))
+        ],
+    )
+
+    with pytest.raises(outbound.DestinationRefused) as refused:
+        outbound.request("GET", "http://siem.example.test/ingest")
+
+    assert str(refused.value) == (
+        "Refused to connect to 2002:7f00:1::: a 6to4 address embedding 127.0.0.1 (a loopback address)."
+    )
 
 
 def test_metadata_address_stays_refused_even_inside_an_allowed_network(settings):

@@ -1,10 +1,14 @@
 """The admin pages (members, invitations, tokens, organization) through the Django test client."""
 
+import hashlib
+import logging
+import re
 import uuid
 from typing import Any
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from tenancy.context import organization_context
@@ -221,3 +225,108 @@ def test_organization_rename(lab):
         assert AuditEvent.objects.get(action="organization.update").changes == {
             "name": ["Northwind Lab", "Southwind Lab"]
         }
+
+
+# --- invitation links: shown where mail stays on this machine (the embedded default), never elsewhere ---
+
+FILE_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+CONSOLE_BACKEND = "django.core.mail.backends.console.EmailBackend"
+INVITE = {"action": "invite", "email": "nora@lab.example", "role": "reviewer"}
+
+
+def _secret_of(content: bytes) -> str:
+    """The one invitation secret a page shows (in the link's read-only field)."""
+    found = re.findall(rb'value="http://[^"]+/invitations/accept#([A-Za-z0-9_-]{43})"', content)
+    assert len(found) == 1, found
+    return found[0].decode()
+
+
+def _nora(organization: Organization) -> Invitation:
+    with organization_context(organization.pk):
+        return Invitation.objects.get(email="nora@lab.example")
+
+
+def test_embedded_default_shows_the_link_on_creation_and_reads_it_back_from_the_mail_file(
+    lab, settings, tmp_path, django_capture_on_commit_callbacks, caplog
+):
+    settings.EMAIL_BACKEND, settings.EMAIL_FILE_PATH = FILE_BACKEND, str(tmp_path / "mail")
+    organization = lab["organization"]
+    client, admin = session_client(organization, Role.ADMIN)
+    caplog.set_level(logging.DEBUG)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(reverse("members"), INVITE)
+    later = client.get(reverse("members"))
+
+    # Shown on the creating response itself (no redirect), then read back from the mail the worker wrote.
+    assert created.status_code == 200
+    assert created["Cache-Control"] == "no-store"
+    secret = _secret_of(created.content)
+    assert _nora(organization).key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert "Invitation created for nora@lab.example. Mail does not leave this machine here" in created.text
+    assert _secret_of(later.content) == secret
+    assert later["Cache-Control"] == "no-store"
+    assert b'data-copy="invite-link-' in later.content
+    # The earlier invitation (made before this test's mail folder) has no mail to read back: said, not shown.
+    assert later.text.count("Its mail is not written yet") == 1
+    # Never in a log line, its message or its fields.
+    assert secret not in "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    # Nor in what the API lists or shows of it.
+    api = APIClient()
+    api.force_login(admin.user)
+    listed = api.get("/api/v1/invitations/")
+    shown = api.get(f"/api/v1/invitations/{_nora(organization).uuid}")
+    assert (listed.status_code, shown.status_code) == (200, 200)
+    assert secret not in listed.text + shown.text
+
+
+def test_with_console_mail_the_link_is_shown_once_then_pointed_to(lab, settings):
+    settings.EMAIL_BACKEND = CONSOLE_BACKEND
+    client, _ = session_client(lab["organization"], Role.ADMIN)
+
+    created = client.post(reverse("members"), INVITE)
+    later = client.get(reverse("members"))
+
+    assert created.status_code == 200
+    _secret_of(created.content)
+    assert b"/invitations/accept#" not in later.content
+    assert "Mail is printed on the worker's console here" in later.text
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["django.core.mail.backends.smtp.EmailBackend", "django.core.mail.backends.locmem.EmailBackend"],
+)
+def test_with_a_backend_that_sends_mail_the_link_is_never_shown(
+    lab, settings, tmp_path, django_capture_on_commit_callbacks, backend
+):
+    organization = lab["organization"]
+    client, _ = session_client(organization, Role.ADMIN)
+    # A mail folder holding this very invitation's link, as an earlier file-based run would have left it.
+    settings.EMAIL_BACKEND, settings.EMAIL_FILE_PATH = FILE_BACKEND, str(tmp_path / "mail")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse("members"), INVITE).status_code == 200
+    settings.EMAIL_BACKEND = backend
+
+    created = client.post(reverse("members"), {**INVITE, "email": "omar@lab.example"})  # its mail is not sent here
+    page = client.get(reverse("members"))
+
+    assert created.status_code == 302  # redirected as any form: the link went by mail only
+    assert b"/invitations/accept#" not in page.content
+    assert b"data-copy" not in page.content
+    assert b"Its mail is not written yet" not in page.content
+    assert "Cache-Control" not in page or "no-store" not in page["Cache-Control"]
+
+
+def test_managers_never_see_invitation_links(lab, settings, tmp_path, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND, settings.EMAIL_FILE_PATH = FILE_BACKEND, str(tmp_path / "mail")
+    organization = lab["organization"]
+    admin, _ = session_client(organization, Role.ADMIN)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin.post(reverse("members"), INVITE).status_code == 200
+    manager, _ = session_client(organization, Role.MANAGER)
+
+    page = manager.get(reverse("members"))
+
+    assert b"nora@lab.example" in page.content
+    assert b"/invitations/accept#" not in page.content

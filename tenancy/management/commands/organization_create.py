@@ -1,4 +1,4 @@
-"""Platform operators create a tenant and give it its first owner: an account, or an invitation to one."""
+"""Platform operators create a tenant and give it its first owner: by invitation, or a new account made here."""
 
 import sys
 from typing import Any
@@ -10,6 +10,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from audit.context import ActorContext, actor_context
+from tenancy import config as tenancy_config
 from tenancy.context import organization_context
 from tenancy.errors import DomainError
 from tenancy.models import Organization, Role, User
@@ -23,8 +24,9 @@ def domain_error_text(exc: DomainError) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Create an organization. With --owner-email, make that person its owner: an existing account directly, "
-        "a new account with --owner-password-stdin, or else by an owner invitation whose link is printed."
+        "Create an organization. With --owner-email, invite that address as its owner (by mail; an existing "
+        "account becomes owner only by accepting, signed in), or with --owner-password-stdin create the owner's "
+        "account for an address that has none."
     )
     stealth_options = ("stdin",)
 
@@ -44,17 +46,17 @@ class Command(BaseCommand):
         if options["owner_password_stdin"] and not email:
             raise CommandError("--owner-password-stdin needs --owner-email.")
         password: str | None = None
-        existing: User | None = None
         if email:
             email = email.strip().lower()
             try:
                 validate_email(email)
             except ValidationError as exc:
                 raise CommandError(f"Not a valid email address: {email!r}.") from exc
-            existing = User.objects.filter(email=email).first()
-            if existing is not None and options["owner_password_stdin"]:
-                raise CommandError(f"{email} already has an account; omit --owner-password-stdin to add it as owner.")
             if options["owner_password_stdin"]:
+                if User.objects.filter(email=email).exists():
+                    raise CommandError(
+                        f"{email} already has an account; omit --owner-password-stdin to invite it as owner."
+                    )
                 password = self._read_password(options.get("stdin") or sys.stdin, email, options["owner_name"])
 
         operator = ActorContext(user_label="operator:organization_create")
@@ -66,23 +68,30 @@ class Command(BaseCommand):
                     lines.append("It has no owner yet; run this command with --owner-email to create one.")
                 else:
                     with organization_context(organization.pk):
-                        lines += self._add_owner(organization, email, existing, password, options["owner_name"])
+                        lines += self._add_owner(organization, email, password, options["owner_name"])
         except DomainError as exc:
             raise CommandError(domain_error_text(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Created organization {organization.slug!r}."))
         for line in lines:
             self.stdout.write(line)
 
-    def _add_owner(
-        self, organization: Organization, email: str, existing: User | None, password: str | None, name: str
-    ) -> list[str]:
-        if existing is None and password is None:
+    def _add_owner(self, organization: Organization, email: str, password: str | None, name: str) -> list[str]:
+        if password is None:
+            # An invitation, whether or not the address has an account: attaching an existing account here would
+            # hand the organization to whoever registered that address first, without its owner's consent. The
+            # account's holder accepts from the mailbox's link, signed in.
             issued = invitation_create(actor=None, organization=organization, email=email, role=Role.OWNER)
-            return [f"Invited {email} as owner. The link is shown only now:", issued.accept_url]
-        user = existing or User.objects.create_user(email, password, name=name)
+            if not tenancy_config.mail_stays_local():
+                return [f"Invited {email} as owner: the invitation link goes to that address by mail only."]
+            # Mail stays on this machine (the embedded default): the operator is the only one to pass it on.
+            return [
+                f"Invited {email} as owner. Mail does not leave this machine here; pass this link on yourself:",
+                issued.accept_url,
+            ]
+        # handle() refused a password for an address that has an account: none is ever set on one here.
+        user = User.objects.create_user(email, password, name=name)
         membership_add(organization=organization, user=user, role=Role.OWNER, via="operator")
-        verb = "Added existing account" if existing is not None else "Created account"
-        return [f"{verb} {email} as owner."]
+        return [f"Created account {email} as owner."]
 
     def _read_password(self, stdin: Any, email: str, name: str) -> str:
         password = stdin.readline().rstrip("\r\n")

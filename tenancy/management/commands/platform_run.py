@@ -1,4 +1,5 @@
-"""The embedded default in one command: migrate, bootstrap once, then run and supervise web, worker and beat.
+"""The embedded default in one command: start PostgreSQL, apply the roles script and the migrations (as the owner
+role), bootstrap once, then run and supervise web, worker and beat (as the app role).
 
 Each child runs in its own session, so a terminal's Ctrl-C reaches this supervisor only, and the supervisor
 stops every child gracefully in one place (a second Ctrl-C kills them). If any child exits on its own, the
@@ -23,10 +24,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
+from django.db import connection, connections
 
+from config.database import DatabaseRoles, DatabaseSetupError, EmbeddedServer, connection_as, database_provision
 from tenancy.errors import DomainError
 from tenancy.management.commands.platform_bootstrap import (
+    BootstrapCredentials,
     credentials_file_write,
     credentials_lines,
     platform_bootstrap,
@@ -61,10 +64,18 @@ def _die_with_supervisor() -> Callable[[], None] | None:
     return hook
 
 
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 @dataclass
 class Child:
     name: str
     process: subprocess.Popen[bytes]
+    log: Path
 
     @property
     def pid(self) -> int:
@@ -78,8 +89,9 @@ class Child:
 
 class Command(BaseCommand):
     help = (
-        "Start the embedded platform (SQLite, filesystem broker, local disk): migrate, create the demo "
-        "organization on first start, then run gunicorn, a Celery worker and Celery beat until stopped."
+        "Start the embedded platform (PostgreSQL from a wheel under the data directory, filesystem broker, local "
+        "disk): migrate, create the demo organization on first start, then run gunicorn, a Celery worker and "
+        "Celery beat until stopped."
     )
     requires_migrations_checks = False  # this command applies them
 
@@ -87,6 +99,7 @@ class Command(BaseCommand):
         super().__init__(*args, **kwargs)
         self.children: list[Child] = []
         self.stop_requested = 0
+        self.database: EmbeddedServer | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("ANNOTATE_HOST", "127.0.0.1"), help="Bind address.")
@@ -108,13 +121,14 @@ class Command(BaseCommand):
         url = f"http://{self._local_address(host)}:{port}/"
         self._check_port_free(host, port)
 
+        log_dir = data_dir / "log"
+        log_dir.mkdir(exist_ok=True)
         self.say(f"Data directory: {data_dir}")
-        self.say("Applying database migrations…")
-        call_command("migrate", interactive=False, verbosity=0)
         try:
-            credentials = platform_bootstrap()
-        except DomainError as exc:
-            raise CommandError(exc.message) from exc
+            credentials = self._prepare_database(data_dir)
+        except (DatabaseSetupError, DomainError) as exc:
+            self._stop_database()
+            raise CommandError(str(exc)) from exc
         connections.close_all()  # the children open their own; this process only supervises from here on
         credentials_path = data_dir / CREDENTIALS_FILE
         if credentials is not None:
@@ -124,17 +138,7 @@ class Command(BaseCommand):
         try:
             self._start_children(host, port, data_dir, options["web_workers"], public_url=url.rstrip("/"))
             if self._wait_ready(host, port, options["ready_timeout"]):
-                self.say(f"Annotate is ready at {url}")
-                if credentials is not None:
-                    self.say("First start: the demo organization and its owner were created.")
-                    for line in credentials_lines(credentials, url):
-                        self.say(f"  {line}")
-                    self.say(f"  Saved to {credentials_path} (readable only by you); not shown again.")
-                elif credentials_path.exists():
-                    self.say(f"Credentials were already created on first start; they are in {credentials_path}")
-                else:
-                    self.say("Credentials were already created on first start (no credentials file was kept).")
-                self.say("Press Ctrl-C to stop.")
+                self._announce(url, credentials, credentials_path, log_dir)
                 failed = self._supervise()
             else:
                 failed = self._first_exited()
@@ -142,11 +146,15 @@ class Command(BaseCommand):
             if self.stop_requested:
                 self.say("Stopping (Ctrl-C again to kill)…")
             self._stop_children(options["stop_timeout"])
+            self._stop_database()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if failed is not None:
             code = failed.process.returncode
-            raise CommandError(f"{failed.name} (pid {failed.pid}) exited with status {code}; stopped the others.")
+            raise CommandError(
+                f"{failed.name} (pid {failed.pid}) exited with status {code}; stopped the others. "
+                f"The end of its log ({failed.log}):\n{_tail(failed.log)}"
+            )
         if not self.stop_requested:
             raise CommandError(f"{url}healthz did not answer within {options['ready_timeout']:.0f} s; stopped.")
         self.say("Stopped.")
@@ -171,7 +179,7 @@ class Command(BaseCommand):
                 *(python, "-m", "gunicorn", "config.wsgi:application", "--no-control-socket"),
                 *("--bind", bind, "--workers", str(web_workers)),
             ],
-            # One task at a time: SQLite takes one writer anyway, and the solo pool keeps the worker one process.
+            # One task at a time: the solo pool keeps the worker one process on a machine that is also the server.
             # A lone worker has no peers to sync with or watch, so gossip, mingle and heartbeats would only
             # add broker files.
             "worker": [
@@ -183,10 +191,21 @@ class Command(BaseCommand):
         }
         hook = _die_with_supervisor()
         for name, argv in commands.items():
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter running fixed arguments
-                argv, cwd=settings.BASE_DIR, env=env, start_new_session=True, preexec_fn=hook
-            )
-            self.children.append(Child(name, process))
+            # Each child logs to its own file, so the terminal ends with what a newcomer needs (URL, login, token)
+            # rather than with the worker's start-up banner.
+            log = data_dir / "log" / f"{name}.log"
+            with log.open("ab") as output:
+                process = subprocess.Popen(  # noqa: S603 - our own interpreter running fixed arguments
+                    argv,
+                    cwd=settings.BASE_DIR,
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=hook,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+            self.children.append(Child(name, process, log))
         self.say("Started " + ", ".join(f"{c.name} (pid {c.pid})" for c in self.children))
 
     def _first_exited(self) -> Child | None:
@@ -235,6 +254,57 @@ class Command(BaseCommand):
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only a flag: writing to stdout here could re-enter a write the main loop was in the middle of.
         self.stop_requested += 1
+
+    # --- the database ---
+
+    def _prepare_database(self, data_dir: Path) -> BootstrapCredentials | None:
+        """Start the embedded server (unless DATABASE_URL names another), apply the roles script, migrate as the
+        owner role, and create the demo organization on first start (as the app role, like every request)."""
+        if settings.EMBEDDED_DATABASE:
+            server = EmbeddedServer(data_dir)
+            first = not server.initialised()
+            self.say("Starting PostgreSQL (first start: creating the database)…" if first else "Starting PostgreSQL…")
+            if server.start():
+                self.database = server
+            database_provision(
+                server.dsn(), DatabaseRoles(owner=settings.DATABASE_OWNER_ROLE, app=settings.DATABASE_APP_ROLE)
+            )
+            self.say("Applying database migrations…")
+            with connection_as(connection.settings_dict, settings.DATABASE_OWNER_ROLE, connection.close):
+                call_command("migrate", interactive=False, verbosity=0)
+        else:
+            self.say("Applying database migrations (as the role DATABASE_URL names)…")
+            call_command("migrate", interactive=False, verbosity=0)
+        return platform_bootstrap()
+
+    def _stop_database(self) -> None:
+        if self.database is None:
+            return
+        try:
+            self.database.stop()
+        except DatabaseSetupError as exc:
+            self.say(f"Could not stop PostgreSQL: {exc}")
+        self.database = None
+
+    def _announce(
+        self, url: str, credentials: BootstrapCredentials | None, credentials_path: Path, log_dir: Path
+    ) -> None:
+        """The last lines a newcomer reads: where the logs and the mail go, then the URL and how to sign in."""
+        self.say(f"Logs: {log_dir}/{{web,worker,beat}}.log")
+        if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
+            self.say(f"Mail (invitations) is written to files in {settings.EMAIL_FILE_PATH}, not sent.")
+        self.say("")
+        self.say(f"Annotate is ready at {url}")
+        if credentials is not None:
+            self.say("First start: the demo organization and its owner were created.")
+            for line in credentials_lines(credentials, url):
+                self.say(f"  {line}")
+            self.say(f"  Saved to {credentials_path} (readable only by you); not shown again.")
+        elif credentials_path.exists():
+            self.say(f"Sign in with the credentials created on first start: {credentials_path}")
+        else:
+            self.say("Credentials were already created on first start (no credentials file was kept).")
+        self.say("Press Ctrl-C to stop.")
 
     # --- helpers ---
 
