@@ -35,7 +35,8 @@ format: ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-migrate: ## Apply database migrations (embedded settings unless DJANGO_SETTINGS_MODULE is set)
+migrate: ## Apply migrations as the owner role DATABASE_URL names (`make run` migrates its embedded database itself)
+	@test -n "$$DATABASE_URL" || { echo "Set DATABASE_URL to the owner role's URL; make run migrates the embedded database itself." >&2; exit 2; }
 	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/python manage.py migrate
 
 worker: ## Run a Celery worker on its own (for production-like setups)
