@@ -26,10 +26,11 @@ TEST_WORKERS ?= 2
 test: install ## Run the test suite in TEST_WORKERS processes (PostgreSQL and Redis from DATABASE_URL / REDIS_URL)
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
-lint: ## ruff lint, ruff format check and mypy
+lint: ## ruff lint, ruff format check, mypy and the import layers (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 format: ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

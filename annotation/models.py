@@ -4,7 +4,7 @@ from typing import ClassVar
 
 from django.db import models
 
-from tenancy.scoping import TenantManager, TenantModel
+from core.scoping import TenantManager, TenantModel
 
 
 class AssignmentState(models.TextChoices):

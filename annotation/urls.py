@@ -1,6 +1,8 @@
 from django.urls import path
 
-from annotation import api, api_quality
+from annotation.api import exports as api_exports
+from annotation.api import quality as api_quality
+from annotation.api import views as api
 
 A = "assignments/<str:assignment_id>"
 P = "projects/<str:project_id>"
@@ -13,6 +15,7 @@ urlpatterns = [
     path(f"{A}/skip", api.AssignmentSkipView.as_view(), name="assignment-skip"),
     path(f"{A}/release", api.AssignmentReleaseView.as_view(), name="assignment-release"),
     path(f"{A}/revoke", api.AssignmentRevokeView.as_view(), name="assignment-revoke"),
+    path(f"{A}/media", api.AssignmentMediaView.as_view(), name="assignment-media"),
     path("exclusions/", api.ExclusionListView.as_view(), name="exclusion-list"),
     path("exclusions/<str:exclusion_id>", api.ExclusionDetailView.as_view(), name="exclusion-detail"),
     path(f"{P}/exclusions/", api.ProjectExclusionListView.as_view(), name="project-exclusions"),
@@ -29,5 +32,8 @@ urlpatterns = [
     path(f"{P}/agreement", api_quality.ProjectAgreementView.as_view(), name="project-agreement"),
     path(f"{P}/adjudication/", api_quality.ProjectAdjudicationListView.as_view(), name="project-adjudication"),
     path("tasks/<str:task_id>/adjudicate", api_quality.TaskAdjudicateView.as_view(), name="task-adjudicate"),
+    path(f"{P}/exports/", api_exports.ProjectExportListView.as_view(), name="export-list"),
+    path("exports/<str:export_id>", api_exports.ExportDetailView.as_view(), name="export-detail"),
+    path("exports/<str:export_id>/download", api_exports.ExportDownloadView.as_view(), name="export-download"),
     path(f"{P}/gold-accuracy", api_quality.ProjectGoldAccuracyView.as_view(), name="project-gold-accuracy"),
 ]

@@ -63,7 +63,7 @@ def event_hash(previous: str, event: Mapping[str, Any]) -> str:
 # because the database gives it out in the very statement that writes the event, after the MAC is made; a second
 # round trip to learn it first would hold the category's counter lock (every writer's queue) for that much
 # longer. What the sequence would have caught, a genuine event copied to another number, is caught instead by
-# its MAC appearing twice (audit.integrity); a random nonce under the MAC keeps two genuine events of identical
+# its MAC appearing twice (audit.services.integrity); a random nonce under the MAC keeps two genuine events of identical
 # content and instant from ever sharing one.
 MAC_FIELDS = tuple(field for field in EVENT_FIELDS if field not in ("organization", "sequence"))
 MAC_CONTEXT = b"annotate.audit-event-mac.v1\n"

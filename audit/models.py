@@ -8,13 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from tenancy.scoping import TenantManager, TenantOwned
-
-
-class Outcome(models.TextChoices):
-    SUCCESS = "success"
-    DENIED = "denied"
-    FAILURE = "failure"
+from core.audit.record import Outcome
+from core.scoping import TenantManager, TenantOwned
 
 
 class AuditEvent(TenantOwned):
@@ -123,7 +118,7 @@ class AuditSequence(TenantOwned):
     last_value = models.BigIntegerField(default=0)
     # The first number whose event must carry a MAC; the events before it were written before MACs existed.
     # Set once by migration 0007 and itself MACed (mac_since_mac): raised by anyone without the key, it vouches
-    # for nothing and every event needs its MAC (audit.integrity).
+    # for nothing and every event needs its MAC (audit.services.integrity).
     mac_since = models.BigIntegerField(db_default=1)
     mac_since_mac = models.CharField(max_length=64, blank=True, db_default="")
 

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from audit import views
+from audit import pages
 
 urlpatterns = [
-    path("audit/", views.audit_trail, name="audit"),
-    path("audit/verify", views.audit_trail_verify, name="audit-verify"),
+    path("audit/", pages.audit_trail, name="audit"),
+    path("audit/verify", pages.audit_trail_verify, name="audit-verify"),
 ]

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from audit import api, api_integrity
+from audit.api import integrity as api_integrity
+from audit.api import views as api
 
 urlpatterns = [
     path("audit/verify", api_integrity.AuditVerifyView.as_view(), name="audit-verify"),

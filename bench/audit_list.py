@@ -116,7 +116,7 @@ def fill(organization_id: int, events: int) -> float:
     from django.utils import timezone
 
     from audit.models import AuditSequence
-    from tenancy.context import organization_context
+    from core.context import organization_context
 
     arrays = _slot_arrays()
     # Setting up the bench's member already numbered a few events (member.add): continue after them.
@@ -168,8 +168,8 @@ def deep_cursor(position: Any) -> str:
 
 def filters(events: int, organization_id: int) -> list[tuple[str, dict[str, str]]]:
     from audit.models import AuditEvent
-    from audit.selectors import EventPosition
-    from tenancy.context import organization_context
+    from audit.selectors.events import EventPosition
+    from core.context import organization_context
 
     with organization_context(organization_id):
         newest = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0

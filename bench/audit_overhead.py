@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_django(args.database)
     prepare_database(args.database)
     become_app_role()
-    from audit.services import audit_recording_disabled_for_benchmark
+    from core.audit.record import audit_recording_disabled_for_benchmark
 
     client, _ = make_client()
     results: dict[str, dict[str, list[float]]] = {}

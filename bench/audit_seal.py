@@ -107,9 +107,9 @@ def setup_django(database: str) -> None:
 def run(events: int) -> dict[str, Any]:
     from django.db import transaction
 
-    from audit.sealing import audit_seal
-    from audit.verification import audit_verify
-    from tenancy.context import organization_context
+    from audit.services.sealing import audit_seal
+    from audit.services.verification import audit_verify
+    from core.context import organization_context
     from tenancy.models import Organization
 
     slug = f"bench-{uuid.uuid4().hex[:8]}"

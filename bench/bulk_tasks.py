@@ -66,8 +66,8 @@ def become_app_role() -> None:
 def make_client() -> tuple[Any, Any]:
     from rest_framework.test import APIClient
 
+    from core.context import organization_context
     from tenancy import services
-    from tenancy.context import organization_context
     from tenancy.models import Organization, Role, User
 
     slug = f"bench-{uuid.uuid4().hex[:8]}"

@@ -81,8 +81,8 @@ def _peak_rss_mb() -> float:
 
 
 def _organization() -> tuple[Any, Any, list[Any]]:
+    from core.context import organization_context
     from tenancy import services as tenancy_services
-    from tenancy.context import organization_context
     from tenancy.models import Organization, Role, User
 
     slug = f"bench-{uuid.uuid4().hex[:8]}"
@@ -109,8 +109,8 @@ def populate(organization: Any, owner: Any, annotators: list[Any], rows: int) ->
     (the API's own bulk paths are measured by bench.bulk_tasks and bench.imports)."""
     from django.db import connection
 
+    from core.context import organization_context
     from projects import services
-    from tenancy.context import organization_context
 
     with organization_context(organization.pk):
         project = services.project_create(actor=owner, name=f"bench export {rows}", label_schema=SCHEMA)
@@ -170,7 +170,7 @@ def copy_once(organization: Any, project: Any) -> dict[str, Any]:
     """COPY the export's rows to a temporary file, as the app role inside the tenant (row-level security on)."""
     from django.db import connection
 
-    from tenancy.context import organization_context
+    from core.context import organization_context
 
     _reset_peak_rss()
     started, cpu = time.perf_counter(), time.process_time()
@@ -193,12 +193,12 @@ def copy_once(organization: Any, project: Any) -> dict[str, Any]:
 
 
 def export_once(organization: Any, project: Any, owner: Any, export_format: str) -> dict[str, Any]:
+    from annotation.exports.filters import ExportFilters
+    from annotation.exports.services import export_create
     from config.celery import app
-    from projects.exports.filters import ExportFilters
-    from projects.exports.services import export_create
+    from core import enqueue
+    from core.context import organization_context
     from projects.models import ExportJob
-    from tenancy.context import organization_context
-    from workers import enqueue
 
     send = enqueue._send
     enqueue._send = lambda task_name, args: None  # the run below is timed on its own, not at commit

@@ -260,8 +260,8 @@ def empty_task_table() -> None:
 
 def new_project(client: Any, organization_id: int, name: str) -> tuple[str, int]:
     """A project through the API: its public id, and its internal id (which the COPY rows carry)."""
+    from core.context import organization_context
     from projects.models import Project
-    from tenancy.context import organization_context
 
     public_id = client.post("/api/v1/projects/", {"name": name}, format="json").json()["id"]
     with organization_context(organization_id):

@@ -82,9 +82,9 @@ def keep_dispatch_messages_in_process() -> None:
 
 
 def make_scenario(*, tasks: int, annotators: int, overlap: int) -> Scenario:
+    from core.context import organization_context
     from projects.services import project_create
     from tenancy import services
-    from tenancy.context import organization_context
     from tenancy.models import Organization, Role, User
 
     slug = f"routing-{uuid.uuid4().hex[:8]}"
@@ -107,7 +107,7 @@ def fill(*, organization_id: int, project_id: int, tasks: int, overlap: int) -> 
     (the owner). Returns seconds."""
     from django.db import connection
 
-    from tenancy.context import organization_context
+    from core.context import organization_context
 
     started = time.perf_counter()
     for start in range(0, tasks, FILL_CHUNK):
@@ -139,8 +139,8 @@ def check_invariants(scenario: Scenario) -> dict[str, int]:
     from django.db.models import Count, F, Q
 
     from annotation.models import Annotation, Assignment
+    from core.context import organization_context
     from projects.models import Task
-    from tenancy.context import organization_context
 
     with organization_context(scenario.organization_id):
         annotations = Annotation.objects.filter(project__uuid=scenario.project_uuid).count()

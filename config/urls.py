@@ -28,7 +28,7 @@ urlpatterns = [
 
 # Under /api/ Django's own errors (no route, a host not served, an exception no view handled) answer in the API's
 # JSON error shape; the web pages keep Django's HTML ones.
-handler400 = "tenancy.api.exceptions.bad_request"
-handler403 = "tenancy.api.exceptions.permission_denied"
-handler404 = "tenancy.api.exceptions.not_found"
-handler500 = "tenancy.api.exceptions.server_error"
+handler400 = "core.api.exceptions.bad_request"
+handler403 = "core.api.exceptions.permission_denied"
+handler404 = "core.api.exceptions.not_found"
+handler500 = "core.api.exceptions.server_error"

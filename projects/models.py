@@ -5,7 +5,7 @@ from typing import ClassVar
 from django.conf import settings as django_settings
 from django.db import models
 
-from tenancy.scoping import TenantManager, TenantModel, TenantOwned
+from core.scoping import TenantManager, TenantModel, TenantOwned
 
 
 class Project(TenantModel):
@@ -146,7 +146,7 @@ class LabelSchemaVersion(TenantModel):
 class StorageConnection(TenantModel):
     """An S3 (or S3-compatible) location of the organization's: a source of imports, a target of exports.
 
-    The secret key is stored sealed and bound to the organization (tenancy.stored_secrets); the endpoint is reached
+    The secret key is stored sealed and bound to the organization (core.stored_secrets); the endpoint is reached
     only through the SSRF-safe client rules, so it can never point at loopback, private or metadata addresses.
     """
 
@@ -211,7 +211,7 @@ class ImportJob(TenantModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # The worker running the job and until when it holds it (projects.job_leases): a message delivered again
+    # The worker running the job and until when it holds it (projects.services.job_leases): a message delivered again
     # while that worker lives leaves the job to it.
     lease_holder = models.CharField(max_length=128, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)

@@ -13,6 +13,11 @@ def task_list(*, project: Project) -> QuerySet[Task]:
     return Task.objects.filter(project=project).order_by("id")
 
 
+def task_with_project(*, task_id: int) -> Task | None:
+    """One task by internal id, with its project; None when it was deleted since someone named it."""
+    return Task.objects.select_related("project").filter(pk=task_id).first()
+
+
 def schema_version_list(*, project: Project) -> "QuerySet[LabelSchemaVersion]":
     """The project's label schema versions, oldest first."""
     return LabelSchemaVersion.objects.filter(project=project).order_by("id")

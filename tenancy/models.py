@@ -7,8 +7,8 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
 
-from tenancy.db import GUC_INVITATION_HASH, GUC_TOKEN_HASH, GUC_USER
-from tenancy.scoping import TenantManager, TenantModel
+from core.db import GUC_INVITATION_HASH, GUC_TOKEN_HASH, GUC_USER
+from core.scoping import TenantManager, TenantModel
 
 
 class UserManager(BaseUserManager["User"]):

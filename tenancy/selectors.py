@@ -2,9 +2,9 @@
 
 from django.db.models import Model, QuerySet
 
-from tenancy import credentials
-from tenancy.context import organization_context
-from tenancy.db import GUC_USER, lookup_scope, prepared_cursor, row_columns, row_instance
+from core import credentials
+from core.context import organization_context
+from core.db import GUC_USER, lookup_scope, prepared_cursor, row_columns, row_instance
 from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Organization, Role, Skill, User
 
 
@@ -127,3 +127,9 @@ def member_skill_of(*, membership: Membership, skill: Skill) -> MemberSkill | No
 def organization_list() -> QuerySet[Organization]:
     """Platform staff only: the tenant registry (names and slugs, no tenant data)."""
     return Organization.objects.order_by("id")
+
+
+def organization_ids() -> list[int]:
+    """Platform scope, for the beat tasks that fan out one task per organization: the tenant registry itself, not a
+    tenant-owned table."""
+    return list(Organization.objects.order_by("id").values_list("pk", flat=True))

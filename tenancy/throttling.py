@@ -9,7 +9,7 @@
   revoked token then slows only the API calls from its address, and never locks the people behind that address
   out of signing in, as sharing axes' counter would.
 
-The client address is the proxy-aware one the audit trail records (audit.middleware.client_ip), never an entry of
+The client address is the proxy-aware one the audit trail records (core.middleware.client_ip), never an entry of
 X-Forwarded-For the client wrote itself.
 """
 
@@ -29,7 +29,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from audit.middleware import client_ip
+from core.middleware import client_ip
 
 API_PATH = "/api/"
 LOCKED_OUT = "Too many failed attempts from this address."

@@ -16,7 +16,7 @@ from pytest_factoryboy import register
 from rest_framework.test import APIClient
 
 from config.database import DatabaseRoles, connection_as, database_drop, database_provision
-from tenancy.context import organization_context
+from core.context import organization_context
 from tenancy.models import Role
 from tests.factories import (
     ApiTokenFactory,

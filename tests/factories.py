@@ -5,9 +5,9 @@ from typing import Any
 import factory
 
 from annotation.models import Annotation, ConflictExclusion
+from core import credentials
+from core.context import current_organization_id
 from projects.models import Project, Task
-from tenancy import credentials
-from tenancy.context import current_organization_id
 from tenancy.models import ApiToken, Membership, MemberSkill, Organization, Role, Skill, User
 
 

@@ -26,11 +26,11 @@ from typing import Any
 
 import pytest
 
-from annotation.routing.claim import assignment_claim
+from annotation.services.claim import assignment_claim
+from core import outbound
+from core.context import organization_context
 from projects import services as project_services
 from projects.models import Task
-from tenancy import outbound
-from tenancy.context import organization_context
 from tenancy.models import Role
 from tests.factories import ApiTokenFactory, MembershipFactory, UserFactory
 from tests.isolation.routes import PARAM_OBJECTS, populate

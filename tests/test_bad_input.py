@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
+from core.context import organization_context
 from projects.models import ExportJob, ImportJob, Project, Task
-from tenancy.context import organization_context
 from tenancy.models import ApiToken, Role
 from tests.factories import ProjectFactory
 from tests.projects import imports_support
@@ -376,7 +376,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
 @pytest.fixture
 def queued(monkeypatch) -> list[tuple[str, tuple[Any, ...]]]:
     """Messages sent once transactions commit; recorded, not run."""
-    from workers import enqueue
+    from core import enqueue
 
     messages: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(enqueue, "_send", lambda name, args: messages.append((name, args)))

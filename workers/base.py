@@ -9,11 +9,11 @@ from celery.exceptions import Ignore
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import connection
 
-from audit.context import ActorContext, actor_context
 from config.celery import app
-from tenancy.context import no_organization, organization_context
-from tenancy.faults import Fault, fault_classify
-from workers import config
+from core import worker_config as config
+from core.audit.context import ActorContext, actor_context
+from core.context import no_organization, organization_context
+from core.faults import Fault, fault_classify
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +28,11 @@ def retry_transient(task: CeleryTask[Any, Any], exc: Exception, *, max_retries: 
     """Have Celery run `task` again in `countdown` seconds when `exc` is a fault a retry can fix and attempts
     remain (this raises Celery's Retry); otherwise return the fault, for the caller to fail with its cause.
 
-    Every task that retries comes through here, so what counts as transient is decided once (tenancy.faults).
+    Every task that retries comes through here, so what counts as transient is decided once (core.faults).
     """
     fault = fault_classify(exc)
     retries = int(task.request.retries or 0)
-    # A retry is a delayed message: it must not outwait the broker's visibility timeout (workers.config).
+    # A retry is a delayed message: it must not outwait the broker's visibility timeout (core.worker_config).
     countdown = min(countdown, config.longest_countdown())
     if fault.transient and retries < max_retries:
         logger.warning(

@@ -3,7 +3,7 @@
 The heartbeat runs in a thread of the process that runs the job, on a database connection of its own: it beats
 as long as that process lives, however long one step of the job takes (a merge of a million rows, the upload of a
 large file), and stops with it (kill -9, the hard time limit). So a lease goes stale exactly when its worker is
-gone, and a message delivered again meanwhile (projects.job_leases) can tell a live holder from a dead one.
+gone, and a message delivered again meanwhile (projects.services.job_leases) can tell a live holder from a dead one.
 """
 
 import logging
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from projects.job_leases import JobModel, job_lease_release, job_lease_renew, job_lease_take
-from tenancy.context import organization_context
-from workers import config
+from core import worker_config as config
+from core.context import organization_context
+from projects.services.job_leases import JobModel, job_lease_release, job_lease_renew, job_lease_take
 
 logger = logging.getLogger(__name__)
 

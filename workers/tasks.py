@@ -1,30 +1,34 @@
-"""Celery entry points. Each is thin: take ids, enter the tenant, call one service."""
+"""Celery entry points. Each is thin: take ids, enter the tenant, call one service or selector."""
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from celery import current_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.core.mail import send_mail
 
 from annotation import config as routing_config
-from annotation.routing.dispatch import project_dispatch, projects_needing_dispatch
-from annotation.routing.leases import assignments_expire
-from audit.context import ActorContext, actor_context
-from audit.models import AuditCheckpoint
-from audit.sealing import audit_seal
-from audit.storage import checkpoint_export
-from audit.streaming import audit_stream_organization, organizations_to_stream
-from projects.exports import runner as export_runner
+from annotation.exports import runner as export_runner
+from annotation.exports.selectors import export_list
+from annotation.services.dispatch import project_dispatch, projects_needing_dispatch
+from annotation.services.leases import assignments_expire
+from audit.services.checkpoints import checkpoint_export_by_id
+from audit.services.sealing import audit_seal
+from audit.services.streaming import audit_stream_organization, organizations_to_stream
+from core import credentials
+from core.audit.context import ActorContext, actor_context
+from core.context import organization_context
+from core.enqueue import enqueue_later, enqueue_on_commit
 from projects.imports import runner as import_runner
-from projects.models import ExportJob, ImportJob, Project
-from tenancy import credentials
-from tenancy.context import organization_context
-from tenancy.models import Invitation, Organization
-from tenancy.services import invitation_accept_url, invitations_purge
+from projects.imports.selectors import import_all
+from projects.selectors import project_list, task_with_project
+from tenancy.selectors import organization_ids
+from tenancy.services import invitation_mail_send, invitations_purge
 from workers.base import platform_task, retry_transient, tenant_task
-from workers.enqueue import enqueue_later, enqueue_on_commit
 from workers.leases import job_lease
+
+if TYPE_CHECKING:  # a type only: workers reach jobs through selectors and services
+    from projects.models import ImportJob
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +44,13 @@ def audit_seal_one() -> int:
 @tenant_task("audit.checkpoint_export")
 def audit_checkpoint_export(checkpoint_id: int) -> str:
     """Copy one new checkpoint to the checkpoint bucket (enqueued by the sealer when a bucket is configured)."""
-    checkpoint = AuditCheckpoint.objects.select_related("organization").get(pk=checkpoint_id)
-    return checkpoint_export(organization=checkpoint.organization, checkpoint=checkpoint)
+    return checkpoint_export_by_id(checkpoint_id)
 
 
 @platform_task("audit.seal_all")
 def audit_seal_all() -> None:
     """Beat: one sealing task per organization, each in its own tenant."""
-    # Platform scope: Organization is the tenant registry itself, not a tenant-owned table.
-    for organization_id in Organization.objects.values_list("pk", flat=True):
+    for organization_id in organization_ids():
         enqueue_on_commit("audit.seal", organization_id)
 
 
@@ -71,20 +73,7 @@ def audit_stream_all() -> None:
 @tenant_task("tenancy.invitation_send")
 def invitation_send(invitation_id: int, sealed_key: str) -> None:
     """Email an invitation link. The secret arrives encrypted: the broker never holds it in clear."""
-    invitation = Invitation.objects.select_related("organization").filter(pk=invitation_id).first()
-    if invitation is None or invitation.status != "pending":
-        return  # revoked or accepted before the mail went out; nothing to send
-    link = invitation_accept_url(credentials.unseal_from_broker(sealed_key))
-    send_mail(
-        subject=f"You are invited to {invitation.organization.name}",
-        message=(
-            f"You have been invited to join {invitation.organization.name} as {invitation.role}.\n\n"
-            f"Accept the invitation: {link}\n\nThe link expires at {invitation.expires_at:%Y-%m-%d %H:%M} UTC."
-        ),
-        from_email=None,
-        recipient_list=[invitation.email],
-    )
-    logger.info("invitation.sent", extra={"invitation": str(invitation.uuid)})
+    invitation_mail_send(invitation_id=invitation_id, raw=credentials.unseal_from_broker(sealed_key))
 
 
 @tenant_task("tenancy.invitations_purge")
@@ -95,8 +84,7 @@ def invitations_purge_one(days: int) -> int:
 @platform_task("tenancy.invitations_expire")
 def invitations_expire() -> None:
     """Beat: fan out one purge per organization, each running in its own tenant."""
-    # Platform scope: Organization is the tenant registry itself, not a tenant-owned table.
-    for organization_id in Organization.objects.values_list("pk", flat=True):
+    for organization_id in organization_ids():
         enqueue_on_commit("tenancy.invitations_purge", organization_id, INVITATION_RETENTION.days)
 
 
@@ -114,14 +102,14 @@ def routing_reap_one() -> int:
 @platform_task("routing.reap_all")
 def routing_reap_all() -> None:
     """Beat: one reaper per organization, each inside its own tenant."""
-    for organization_id in Organization.objects.values_list("pk", flat=True):
+    for organization_id in organization_ids():
         enqueue_on_commit("routing.reap", organization_id)
 
 
 @tenant_task("routing.dispatch")
 def routing_dispatch(project_id: int) -> int:
     """Fill the queues of one project's active annotators (idempotent: full queues and full tasks are skipped)."""
-    project = Project.objects.filter(pk=project_id).first()
+    project = project_list().filter(pk=project_id).first()
     if project is None:
         return 0
     return project_dispatch(project=project).queued
@@ -130,7 +118,7 @@ def routing_dispatch(project_id: int) -> int:
 @platform_task("routing.dispatch_all")
 def routing_dispatch_all() -> None:
     """Beat: dispatch every project with recently active annotators, per organization."""
-    for organization_id in Organization.objects.values_list("pk", flat=True):
+    for organization_id in organization_ids():
         with organization_context(organization_id):
             for project_id in projects_needing_dispatch():
                 enqueue_on_commit("routing.dispatch", organization_id, project_id)
@@ -140,10 +128,9 @@ def routing_dispatch_all() -> None:
 def quality_task_agreement(task_id: int) -> float | None:
     """Recompute one task's agreement (after a submit or a review), then ask for a coalesced project recompute."""
     # Imported on first use: the agreement code pulls in numpy, which no other task needs at worker start.
-    from annotation.quality.recompute import project_agreement_soon, task_agreement_recompute
-    from projects.models import Task
+    from annotation.services.quality import project_agreement_soon, task_agreement_recompute
 
-    task = Task.objects.select_related("project").filter(pk=task_id).first()
+    task = task_with_project(task_id=task_id)
     if task is None:
         return None  # deleted since the message was sent
     agreement = task_agreement_recompute(task=task)
@@ -154,16 +141,16 @@ def quality_task_agreement(task_id: int) -> float | None:
 @tenant_task("quality.project_agreement", soft_time_limit=900)
 def quality_project_agreement(project_id: int) -> int:
     """Recompute a project's agreement report (alpha per field, kappa per annotator pair); returns its task count."""
-    from annotation.quality.recompute import project_agreement_recompute
+    from annotation.services.quality import project_agreement_recompute
 
-    project = Project.objects.filter(pk=project_id).first()
+    project = project_list().filter(pk=project_id).first()
     if project is None:
         return 0
     return project_agreement_recompute(project=project).tasks
 
 
 # Attempts an import or an export gets when its source, its store or the database keeps failing for a reason a
-# retry can fix (tenancy.faults decides which), before it is failed with nothing kept.
+# retry can fix (core.faults decides which), before it is failed with nothing kept.
 IMPORT_RETRIES = 5
 EXPORT_RETRIES = 5
 
@@ -187,10 +174,10 @@ def _leave_to_its_holder(task_name: str, organization_id: int, job_id: int, held
 def projects_export_run(organization_id: int, export_id: int) -> str:
     """Write one export job's file (a finished job is left as it is); returns the job's final state."""
     with organization_context(organization_id):
-        job = ExportJob.objects.filter(pk=export_id).first()
+        job = export_list().filter(pk=export_id).first()
     if job is None:
         return "missing"  # its project was deleted since the message was sent
-    with job_lease(ExportJob, organization_id=organization_id, job_id=export_id) as lease:
+    with job_lease(type(job), organization_id=organization_id, job_id=export_id) as lease:
         if lease.held_elsewhere_for is not None:
             return _leave_to_its_holder("projects.export_run", organization_id, export_id, lease.held_elsewhere_for)
         with actor_context(ActorContext(user_label="system:projects.export_run")):
@@ -217,10 +204,10 @@ def projects_export_run(organization_id: int, export_id: int) -> str:
 def projects_import_run(organization_id: int, import_id: int) -> str:
     """Work on one import for a time slice, queueing the next slice while rows remain; returns the job's state."""
     with organization_context(organization_id):
-        job = ImportJob.objects.filter(pk=import_id).first()
+        job = import_all().filter(pk=import_id).first()
     if job is None:
         return "missing"  # its project was deleted since the message was sent
-    with job_lease(ImportJob, organization_id=organization_id, job_id=import_id) as lease:
+    with job_lease(type(job), organization_id=organization_id, job_id=import_id) as lease:
         if lease.held_elsewhere_for is not None:
             return _leave_to_its_holder("projects.import_run", organization_id, import_id, lease.held_elsewhere_for)
         state = _import_slice(organization_id, import_id, job)
@@ -230,7 +217,7 @@ def projects_import_run(organization_id: int, import_id: int) -> str:
     return state
 
 
-def _import_slice(organization_id: int, import_id: int, job: ImportJob) -> str:
+def _import_slice(organization_id: int, import_id: int, job: "ImportJob") -> str:
     request_id = str(getattr(getattr(current_task, "request", None), "id", "") or "")
     with actor_context(ActorContext(user_label="system:projects.import_run", request_id=request_id)):
         try:
@@ -252,4 +239,4 @@ def _import_slice(organization_id: int, import_id: int, job: ImportJob) -> str:
     if not outcome.finished:
         return "continued"
     with organization_context(organization_id):
-        return str(ImportJob.objects.filter(pk=import_id).values_list("state", flat=True).first() or "missing")
+        return str(import_all().filter(pk=import_id).values_list("state", flat=True).first() or "missing")

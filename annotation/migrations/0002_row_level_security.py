@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from tenancy.migration_ops import EnableTenantRLS
+from core.migration_ops import EnableTenantRLS
 
 
 class Migration(migrations.Migration):

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from tenancy.migration_ops import EnableTenantRLS
+from core.migration_ops import EnableTenantRLS
 
 APPEND_ONLY_TABLES = ("audit_auditevent", "audit_auditseal", "audit_auditcheckpoint")
 

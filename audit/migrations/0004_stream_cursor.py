@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from tenancy.migration_ops import EnableTenantRLS
+from core.migration_ops import EnableTenantRLS
 
 
 class Migration(migrations.Migration):

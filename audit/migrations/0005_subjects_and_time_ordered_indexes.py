@@ -12,7 +12,7 @@ from typing import Any
 import django.db.models.deletion
 from django.db import migrations, models
 
-from tenancy.migration_ops import EnableTenantRLS
+from core.migration_ops import EnableTenantRLS
 
 SUBJECTS = "audit_auditsubject"
 
@@ -43,7 +43,7 @@ TRIGGERS_BACKWARD = [
     f"DROP TRIGGER IF EXISTS {SUBJECTS}_no_update_delete ON {SUBJECTS}",
 ]
 
-# Each event's own target, and the task ids (strings) a task list names, as `audit.services.subject_ids` picks
+# Each event's own target, and the task ids (strings) a task list names, as `audit.services.recording.subject_ids` picks
 # them; UNION drops a subject an event names twice.
 BACKFILL = f"""
 INSERT INTO {SUBJECTS} (organization_id, subject_id, occurred_at, event_id)

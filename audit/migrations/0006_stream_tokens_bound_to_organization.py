@@ -1,4 +1,4 @@
-"""Re-seal every stored audit stream token bound to its organization (tenancy.stored_secrets).
+"""Re-seal every stored audit stream token bound to its organization (core.stored_secrets).
 
 Tokens were sealed with Fernet under one key for every organization, and the API took a sealed value back from a
 client verbatim: one organization could be handed another's token. Each token that opens under the old key is
@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import migrations
 
-from tenancy import stored_secrets
+from core import stored_secrets
 
 logger = logging.getLogger(__name__)
 
 CONFIG_KEY = "audit_stream"
-# The derivation audit.streaming used before this migration; kept here, frozen, only to open what it sealed.
+# The derivation audit.services.streaming used before this migration; kept here, frozen, only to open what it sealed.
 LEGACY_INFO = b"annotate.audit-stream-token"
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import migrations, models
 
 from audit.macs import mac_since_mac
-from tenancy.db import GUC_ORGANIZATION
+from core.db import GUC_ORGANIZATION
 
 
 def forward(apps: Any, schema_editor: Any) -> None:

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "core",
     "tenancy",
     "audit",
     "projects",
@@ -44,7 +45,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "tenancy.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -54,7 +55,7 @@ MIDDLEWARE = [
     # Turns an attempt that axes locked out into tenancy.throttling's 429 (axes asks to come after the others;
     # RequestContextMiddleware stays last, for its own reason).
     "axes.middleware.AxesMiddleware",
-    "audit.middleware.RequestContextMiddleware",
+    "core.middleware.RequestContextMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,7 +122,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AUTH_LOCKOUT_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = "tenancy.throttling.lockout_parameters"
 AXES_USERNAME_FORM_FIELD = "username"  # the sign-in form's field, and the key Django's failure signal carries
 AXES_USERNAME_CALLABLE = "tenancy.throttling.attempt_username"
-AXES_CLIENT_IP_CALLABLE = "audit.middleware.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"
 AXES_LOCKOUT_CALLABLE = "tenancy.throttling.lockout_response"
 # A locked client's further attempts are refused without being counted, so hammering does not prolong the lock.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -180,17 +181,17 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="annotate@localhost")
 TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "tenancy.authentication.BearerTokenAuthentication",
+        "tenancy.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["tenancy.api.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "tenancy.api.pagination.IdCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.IdCursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # drf-spectacular's, plus the error answers each view can give (tenancy/api/schema.py).
     "DEFAULT_SCHEMA_CLASS": "tenancy.api.schema.ApiAutoSchema",
-    "EXCEPTION_HANDLER": "tenancy.api.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "invitation_accept": env("API_THROTTLE_INVITATION_ACCEPT", default="20/hour"),
         # Refused bearer tokens per client address (tenancy.throttling.TokenFailureThrottle).

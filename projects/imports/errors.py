@@ -43,4 +43,4 @@ class FileError(Exception):
 class SourceUnavailable(Exception):
     """Reading the source failed in a way a later attempt may not (a dropped connection, a timeout)."""
 
-    transient = True  # what tenancy.faults reads: the task retries it
+    transient = True  # what core.faults reads: the task retries it

@@ -12,12 +12,12 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from core.errors import InvalidInput
 from projects import config
 from projects.imports.errors import RowProblem
 from projects.label_schema.fields import LabelSchema
-from projects.schema_versions import task_data_errors
 from projects.services import _clean_task_items
-from tenancy.errors import InvalidInput
+from projects.services.schema_versions import task_data_errors
 
 _INDEX_PREFIX = "[0]"
 _PLAIN_KEYS = frozenset({"external_id", "data", "priority"})

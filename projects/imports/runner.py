@@ -32,8 +32,9 @@ from typing import IO, Any
 from django.db import transaction
 from django.utils import timezone
 
-from audit.models import Outcome
-from audit.services import audit_record
+from core.audit.record import Outcome, audit_record
+from core.context import organization_context
+from core.enqueue import enqueue_on_commit
 from projects import config
 from projects.imports import staging
 from projects.imports.errors import FileError, RowProblem, SourceUnavailable
@@ -43,8 +44,8 @@ from projects.imports.source import SourceReader
 from projects.label_schema.fields import LabelSchema
 from projects.models import ImportJob, JobState, Project
 from projects.object_store import S3ObjectStore, object_store
-from projects.schema_versions import project_schema
-from projects.storage_connections import (
+from projects.services.schema_versions import project_schema
+from projects.services.storage import (
     S3Client,
     StorageError,
     join_prefix,
@@ -52,8 +53,6 @@ from projects.storage_connections import (
     storage_error,
     unsafe_key_reason,
 )
-from tenancy.context import organization_context
-from workers.enqueue import dispatch_soon
 
 logger = logging.getLogger(__name__)
 
@@ -474,7 +473,7 @@ def _merge(run: _Run) -> None:
         locked.save()
         _audit_finish(locked, Outcome.SUCCESS)
         if merged.created or merged.updated:
-            dispatch_soon(organization_id=locked.organization_id, project_id=run.project.pk)
+            enqueue_on_commit("routing.dispatch", locked.organization_id, run.project.pk)
         _delete_upload_on_commit(locked)
     # The staging rows go in a transaction of their own, once the tasks are there for everyone to see: deleting
     # a large import's rows takes seconds. A worker killed in between leaves them to the job's next delivery,

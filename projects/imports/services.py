@@ -10,17 +10,17 @@ from typing import IO, Any
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from core.audit.record import audit_record
+from core.enqueue import enqueue_on_commit
+from core.errors import Conflict, FieldError, InvalidInput, UnsupportedFormat
 from projects import config
 from projects.imports.parsers import FORMATS
 from projects.imports.runner import TERMINAL_STATES
 from projects.imports.source import GZIP_MAGIC, SNIFF_BYTES, SUPPORTED_FORMATS, content_kind
 from projects.models import ImportJob, JobState, Project, StorageConnection
 from projects.object_store import object_store, organization_key
-from projects.storage_connections import unsafe_key_reason
-from tenancy.errors import Conflict, FieldError, InvalidInput, UnsupportedFormat
+from projects.services.storage import unsafe_key_reason
 from tenancy.models import Membership
-from workers.enqueue import enqueue_on_commit
 
 RUN_TASK = "projects.import_run"
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}

@@ -9,7 +9,7 @@ Pure functions over JSON values; no database access. docs/label-schemas.md descr
 - `schema_incompatibilities(old, new)` says which changes would orphan annotations made under `old`.
 - `label_studio_to_schema(xml)` converts a Label Studio labelling config.
 
-Every refusal is `tenancy.errors.InvalidInput` (or a list of `FieldError`) whose items name a path, a code and a
+Every refusal is `core.errors.InvalidInput` (or a list of `FieldError`) whose items name a path, a code and a
 message.
 """
 

@@ -7,6 +7,7 @@ its path (`label_schema.fields[2].options[1]`), or returns an immutable `LabelSc
 from collections.abc import Iterable
 from typing import Any, cast
 
+from core.errors import ErrorList
 from projects import config
 from projects.label_schema._json import describe, index_path, is_int, json_size, key_path
 from projects.label_schema.fields import (
@@ -39,7 +40,6 @@ from projects.label_schema.limits import (
     TEXT_DEFAULT_MAX_LENGTH,
     TEXT_MAX_LENGTH_CEILING,
 )
-from tenancy.errors import ErrorList
 
 _COMMON_KEYS = ("name", "type", "label", "required", "when")
 _TYPE_KEYS: dict[str, tuple[str, ...]] = {

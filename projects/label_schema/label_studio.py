@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.parsers import expat
 
+from core.errors import ErrorList, InvalidInput
 from projects.label_schema.definition import parse_schema
 from projects.label_schema.limits import LABEL_CONFIG_MAX_BYTES, LABEL_CONFIG_MAX_ELEMENTS, SOURCE_PATTERN
-from tenancy.errors import ErrorList, InvalidInput
 
 _LAYOUT = {"view", "header", "style"}
 _OBJECTS = {"text": "Text", "image": "Image", "list": "List", "paragraphs": "Paragraphs"}

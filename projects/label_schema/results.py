@@ -7,10 +7,10 @@ A result is a JSON object {field name: value}. Every problem is reported, each a
 from collections.abc import Mapping
 from typing import Any
 
+from core.errors import ErrorList, FieldError
 from projects.label_schema._json import is_int, key_path, non_finite_paths
 from projects.label_schema.fields import ChoicesField, FieldCondition, LabelSchema
 from projects.label_schema.values import ValueCheck
-from tenancy.errors import ErrorList, FieldError
 
 
 def result_errors(

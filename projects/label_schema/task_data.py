@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from core.errors import ErrorList, FieldError
 from projects.label_schema._json import describe, index_path, is_int, key_path
 from projects.label_schema.fields import LabelSchema, PairwiseField, SourceKind
 from projects.label_schema.limits import (
@@ -22,7 +23,6 @@ from projects.label_schema.limits import (
     IMAGE_URL_SCHEMES,
     PAIRWISE_TIE,
 )
-from tenancy.errors import ErrorList, FieldError
 
 _ANY_SHAPE = (
     "text (a string), an image {url or key, width, height}, a chat {messages: [...]} "

@@ -7,6 +7,7 @@ reported once, by the caller's walk over the whole result; these checks stay sil
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from core.errors import ErrorList
 from projects.label_schema._json import describe, index_path, is_int, is_non_finite, is_number, key_path
 from projects.label_schema.fields import (
     BoxesField,
@@ -26,7 +27,6 @@ from projects.label_schema.limits import (
     PAIRWISE_TIE,
     RATIONALE_MAX_LENGTH,
 )
-from tenancy.errors import ErrorList
 
 
 class ValueCheck:

@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
-from tenancy.migration_ops import EnableTenantRLS
+from core.migration_ops import EnableTenantRLS
 
 
 class Migration(migrations.Migration):

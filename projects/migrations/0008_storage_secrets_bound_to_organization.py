@@ -1,4 +1,4 @@
-"""Re-seal every storage connection's secret key bound to its organization (tenancy.stored_secrets).
+"""Re-seal every storage connection's secret key bound to its organization (core.stored_secrets).
 
 The keys were sealed with Fernet under one key for every organization; each one that opens under it is sealed again
 for the organization that owns the connection. One that no longer opens (SECRET_KEY changed) is dropped: it was
@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import migrations
 
-from tenancy import stored_secrets
+from core import stored_secrets
 
 logger = logging.getLogger(__name__)
 
-# The derivation projects.storage_connections used before this migration; kept here, frozen, only to open what it
+# The derivation projects.services.storage used before this migration; kept here, frozen, only to open what it
 # sealed.
 LEGACY_INFO = b"annotate.storage-connection-secret"
 SELECT = (

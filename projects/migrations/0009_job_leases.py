@@ -1,4 +1,4 @@
-"""Import and export jobs are leased to the worker running them (projects.job_leases)."""
+"""Import and export jobs are leased to the worker running them (projects.services.job_leases)."""
 
 from django.db import migrations, models
 

@@ -6,26 +6,23 @@ resolve the tenant themselves and never accept it from the request.
 
 import copy
 import logging
-import uuid
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from django.db import DatabaseError, models, transaction
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponseBase
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audit.context import set_actor
-from audit.services import audit_record_denied
+from core.api.base import M, RequestTransactionMixin, object_by_uuid
+from core.audit.context import set_actor
+from core.audit.record import audit_record_denied
+from core.context import enter_organization, no_organization
+from core.errors import NotAllowed
 from tenancy import services as tenancy_services
-from tenancy.api.exceptions import TRY_AGAIN, json_error, lost_a_race, try_again_headers
-from tenancy.context import enter_organization, no_organization
-from tenancy.errors import NotAllowed
 from tenancy.models import ApiToken, Membership, Organization, Role
 from tenancy.selectors import AmbiguousOrganization, effective_role, membership_for_session
-
-M = TypeVar("M", bound=models.Model)
 
 logger = logging.getLogger(__name__)
 
@@ -50,38 +47,6 @@ def resolve_membership(request: Request) -> Membership:
     if membership is None:
         raise exceptions.NotFound()
     return membership
-
-
-class RequestTransactionMixin:
-    """Every API view: the request runs in one transaction, kept only when the answer is a success.
-
-    An error answer (4xx or 5xx) leaves the database as it was before the request, whatever the handler had
-    written by then: a second service refusing after a first one wrote, a check after a write, an exception. DRF's
-    own rollback (`set_rollback` in its exception handler) acts only under ATOMIC_REQUESTS, which would also wrap
-    the web pages and answer a failed commit in Django's HTML; this block is the request's own, so the answer is
-    judged here, after the handler and DRF's exception handling, by its status alone. Refusals recorded meanwhile
-    survive the rollback: they are written after this block (audit.services.audit_denied_after_request).
-
-    A commit the database refuses because a concurrent transaction won (a deadlock or a serialization failure, both
-    found at COMMIT for deferred checks) is answered 503 with Retry-After: the transaction was undone entirely, so
-    sending the request again is safe. It is not retried here: the body has been read, an upload may have gone to
-    the object store, and only the client knows whether it still wants the change.
-    """
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        try:
-            with transaction.atomic():
-                response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-                if response.status_code >= status.HTTP_400_BAD_REQUEST:
-                    transaction.set_rollback(True)
-        except DatabaseError as exc:
-            # Inside the block DRF answered every error it could; what is left here is the commit, or a database
-            # error it re-raised. Only a lost race is worth sending again; the rest is Django's JSON 500.
-            if not lost_a_race(exc):
-                raise
-            logger.warning("api.transaction_lost_race", extra={"path": request.path[:512], "at": "commit"})
-            return json_error(TRY_AGAIN, status.HTTP_503_SERVICE_UNAVAILABLE, try_again_headers())
-        return response
 
 
 class OrganizationAPIView(RequestTransactionMixin, GenericAPIView):  # type: ignore[type-arg]
@@ -152,15 +117,3 @@ class OrganizationAPIView(RequestTransactionMixin, GenericAPIView):  # type: ign
     def get_by_uuid(self, queryset: "models.QuerySet[M]", value: Any) -> M:
         """One object of the current organization by public id; a malformed, missing or foreign id is a 404."""
         return object_by_uuid(queryset, value)
-
-
-def object_by_uuid(queryset: "models.QuerySet[M]", value: Any) -> M:
-    """The object with this public id in `queryset`, or NotFound for a malformed, missing or out-of-scope id."""
-    try:
-        public_id = uuid.UUID(str(value))
-    except ValueError as exc:
-        raise exceptions.NotFound() from exc
-    obj = queryset.filter(uuid=public_id).first()
-    if obj is None:
-        raise exceptions.NotFound()
-    return obj

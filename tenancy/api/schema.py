@@ -18,15 +18,16 @@ from rest_framework import permissions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
 
-from tenancy.api.base import ORGANIZATION_HEADER, OrganizationAPIView, RequestTransactionMixin
-from tenancy.api.exceptions import RETRY_AFTER_SECONDS
-from tenancy.api.strict import ExactResponseMixin, RejectUnknownFieldsMixin
-from tenancy.authentication import BearerTokenAuthentication
+from core.api.base import RequestTransactionMixin
+from core.api.exceptions import RETRY_AFTER_SECONDS
+from core.api.strict import ExactResponseMixin, RejectUnknownFieldsMixin
+from tenancy.api.authentication import BearerTokenAuthentication
+from tenancy.api.base import ORGANIZATION_HEADER, OrganizationAPIView
 from tenancy.models import Role
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
-    target_class = "tenancy.authentication.BearerTokenAuthentication"
+    target_class = "tenancy.api.authentication.BearerTokenAuthentication"
     name = "bearerToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
@@ -46,7 +47,7 @@ class FieldErrorSerializer(serializers.Serializer[Any]):
 
 
 class ErrorSerializer(serializers.Serializer[Any]):
-    """Every API error, whoever answers it (tenancy.api.exceptions)."""
+    """Every API error, whoever answers it (core.api.exceptions)."""
 
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Stable and machine-readable, e.g. `not_found`, `conflict`, `invalid`.")
@@ -63,7 +64,7 @@ def error_response(description: str) -> OpenApiResponse:
 
 
 class ClosedShapes(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
-    """A serializer that refuses unknown fields (tenancy.api.strict) says so in its request schema, so clients and
+    """A serializer that refuses unknown fields (core.api.strict) says so in its request schema, so clients and
     generated tests know an extra field is a 400, not noise; one that answers exactly its fields says so in its
     response schema."""
 

@@ -5,8 +5,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tenancy import stored_secrets
-from tenancy.api.strict import StrictModelSerializer, StrictSerializer
+from core import stored_secrets
+from core.api.strict import StrictModelSerializer, StrictSerializer
 from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Organization, Role, Skill, User
 
 

@@ -15,17 +15,19 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from audit.context import set_actor
-from audit.services import audit_record_denied
-from tenancy import selectors, services, skills, throttling
+from core.api.base import RequestTransactionMixin, object_by_uuid
+from core.api.strict import EmptySerializer
+from core.audit.context import set_actor
+from core.audit.record import audit_record_denied
+from core.context import no_organization, organization_context
+from core.errors import FieldError, InvalidInput
+from tenancy import selectors, services, throttling
 from tenancy.api import serializers as s
-from tenancy.api.base import OrganizationAPIView, RequestTransactionMixin, object_by_uuid
+from tenancy.api.base import OrganizationAPIView
+from tenancy.api.filters import MemberFilter
 from tenancy.api.schema import error_response
-from tenancy.api.strict import EmptySerializer
-from tenancy.context import no_organization, organization_context
-from tenancy.errors import FieldError, InvalidInput
-from tenancy.filters import MemberFilter
 from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Role, Skill
+from tenancy.services import skills
 
 
 class OrganizationView(OrganizationAPIView):

@@ -15,21 +15,21 @@ from annotate_cli import pull as pull_module
 from annotate_cli.client import Client
 from annotate_cli.main import main
 from annotate_cli.state import StateFile, entry_key
-from projects.exports.filters import ExportFilters
-from projects.exports.jsonl import JsonlWriter
-from projects.exports.runner import export_run
-from projects.exports.services import export_create
+from annotation.exports.filters import ExportFilters
+from annotation.exports.jsonl import JsonlWriter
+from annotation.exports.runner import export_run
+from annotation.exports.services import export_create
+from core.context import organization_context
 from projects.models import ExportJob
 from projects.object_store import object_store
-from tenancy.context import organization_context
 from tenancy.models import Role
-from tests.audit import test_checkpoint_s3
+from tests.annotation.exports import test_runner as test_exports_runner
+from tests.annotation.exports_support import build_world
+from tests.audit.services import test_checkpoints
 from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory
-from tests.projects import test_exports_runner
-from tests.projects.exports_support import build_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
-s3_endpoint = test_checkpoint_s3.s3_endpoint
+s3_endpoint = test_checkpoints.s3_endpoint
 s3_store = test_exports_runner.s3_store
 
 

@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from annotate_cli.main import main
+from core.context import organization_context
 from projects.models import ImportJob, Task
-from tenancy.context import organization_context
 from tenancy.models import ApiToken, Role
 from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory, ProjectFactory
 

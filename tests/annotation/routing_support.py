@@ -12,14 +12,14 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation.models import Annotation, AnnotatorProgress, Assignment
-from annotation.routing.claim import Claim, assignment_claim
-from annotation.routing.leases import own_assignment_for_update
-from annotation.services import Submitted, annotation_submit
+from annotation.services.claim import Claim, assignment_claim
+from annotation.services.leases import own_assignment_for_update
+from annotation.services.submit import Submitted, annotation_submit
+from core import enqueue
+from core.context import current_organization_id, organization_context
 from projects.models import Project, Task
-from tenancy.context import current_organization_id, organization_context
 from tenancy.models import Membership, Organization, Role
 from tests.factories import ApiTokenFactory, MembershipFactory
-from workers import enqueue
 
 # Comfortably under PostgreSQL's 100 connections, which the test database and other suites share.
 POOL_THREADS = 24

@@ -7,9 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from audit.integrity import READ_COLUMNS
 from audit.macs import event_mac_for, row_mac_matches
 from audit.models import AuditEvent
+from audit.services.integrity import READ_COLUMNS
 
 
 @contextmanager

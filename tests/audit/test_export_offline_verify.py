@@ -12,9 +12,9 @@ import pytest
 from django.core.management import call_command
 
 from audit import signing
-from audit.context import ActorContext, actor_context
-from audit.sealing import audit_seal
-from audit.services import audit_record
+from audit.services.sealing import audit_seal
+from core.audit.context import ActorContext, actor_context
+from core.audit.record import audit_record
 from tenancy.models import Role
 from tests.audit.tamper import as_owner_without_triggers
 from tests.factories import ProjectFactory, TaskFactory

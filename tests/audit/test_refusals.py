@@ -8,7 +8,7 @@ import pytest
 from rest_framework.views import APIView
 
 from audit.models import AuditEvent
-from tenancy.context import organization_context
+from core.context import organization_context
 from tenancy.models import Role
 from tests.conftest import member_client
 from tests.factories import MembershipFactory, OrganizationFactory

@@ -12,10 +12,11 @@ from django.db import ProgrammingError, connection, transaction
 from django.db.utils import InternalError
 
 from audit.models import AuditEvent, AuditSubject
-from audit.query import AuditQuery, parse_search
-from audit.selectors import EventPosition, audit_event_page
-from audit.services import audit_record, subject_ids
-from tenancy.context import organization_context
+from audit.selectors.events import EventPosition, audit_event_page
+from audit.selectors.query import AuditQuery, parse_search
+from audit.services.recording import subject_ids
+from core.audit.record import audit_record
+from core.context import organization_context
 from tests.isolation.routes import as_table_owner
 
 APP_ROLE = settings.DATABASE_APP_ROLE

@@ -16,8 +16,8 @@ from django.core.management.base import CommandError
 
 from audit import chain
 from audit.models import AuditCheckpoint, AuditEvent, AuditSeal
-from audit.sealing import audit_seal, event_document, events_from
-from audit.services import audit_record
+from audit.services.sealing import audit_seal, event_document, events_from
+from core.audit.record import audit_record
 from tenancy.models import Role
 from tests.audit.tamper import as_owner_without_triggers
 

@@ -11,9 +11,9 @@ from rest_framework.test import APIClient
 
 from audit import chain, signing
 from audit.models import AuditCheckpoint, AuditEvent
-from audit.sealing import audit_seal
-from audit.services import audit_record
-from tenancy.context import organization_context
+from audit.services.sealing import audit_seal
+from core.audit.record import audit_record
+from core.context import organization_context
 from tenancy.models import Role
 from tests.audit.tamper import as_owner_without_triggers
 from tests.factories import OrganizationFactory

@@ -17,7 +17,7 @@ def test_audit_overhead_benchmark_runs_and_prints_its_table():
 
 def test_the_switch_turns_recording_off_only_inside_its_block(tenant):
     from audit.models import AuditEvent
-    from audit.services import audit_record, audit_recording_disabled_for_benchmark
+    from core.audit.record import audit_record, audit_recording_disabled_for_benchmark
 
     with audit_recording_disabled_for_benchmark():
         audit_record(action="project.update")

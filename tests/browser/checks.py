@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tenancy.context import organization_context
+from core.context import organization_context
 from tenancy.models import Membership, Organization, Role
 from tests.factories import MembershipFactory, UserFactory
 

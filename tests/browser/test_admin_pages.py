@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tenancy.context import organization_context
+from core.context import organization_context
 from tenancy.models import ApiToken, Invitation, Role
 from tests.browser.checks import PASSWORD, member, page_check
 from tests.factories import OrganizationFactory, SkillFactory

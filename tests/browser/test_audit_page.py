@@ -5,11 +5,11 @@ import re
 import pytest
 from django.db import connection
 
-from audit import views
-from audit.context import ActorContext, actor_context
-from audit.sealing import audit_seal
+from audit import pages
+from audit.services.sealing import audit_seal
+from core.audit.context import ActorContext, actor_context
+from core.context import organization_context
 from projects import services as project_services
-from tenancy.context import organization_context
 from tenancy.models import Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -72,7 +72,7 @@ def _tamper(organization_id: int, sequence: int) -> None:
 
 
 def test_admin_searches_pages_and_verifies_the_trail(live_server, page, screenshot, monkeypatch):
-    monkeypatch.setattr(views, "PAGE_SIZE", 10)
+    monkeypatch.setattr(pages, "PAGE_SIZE", 10)
     organization, admin = _lab_with_history()
     _sign_in(page, live_server.url, admin.user.email)
 

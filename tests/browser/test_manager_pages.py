@@ -9,19 +9,19 @@ import re
 
 import pytest
 
-from annotation.quality.recompute import project_agreement_recompute
-from annotation.routing.claim import assignment_claim
-from annotation.services import annotation_submit
-from audit.context import ActorContext, actor_context
+from annotation.exports import services as export_services
+from annotation.exports.filters import ExportFilters
+from annotation.exports.jsonl import JsonlWriter
+from annotation.exports.runner import export_run
+from annotation.exports.services import export_create
+from annotation.services.claim import assignment_claim
+from annotation.services.quality import project_agreement_recompute
+from annotation.services.submit import annotation_submit
+from core.audit.context import ActorContext, actor_context
+from core.context import organization_context
 from projects import services as project_services
-from projects.exports import services as export_services
-from projects.exports.filters import ExportFilters
-from projects.exports.jsonl import JsonlWriter
-from projects.exports.runner import export_run
-from projects.exports.services import export_create
 from projects.imports.services import import_create_upload
 from projects.models import Project
-from tenancy.context import organization_context
 from tenancy.models import Membership, Organization, Role
 from tests.browser.checks import PASSWORD, member, page_check
 from tests.factories import OrganizationFactory

@@ -4,7 +4,7 @@ annotator, an acceptance and a correction, each stored as the review API would s
 import pytest
 
 from annotation.models import Annotation, Review, ReviewState
-from tenancy.context import organization_context
+from core.context import organization_context
 from tenancy.models import Role
 from tests.browser.world import PASSWORD, make_lab, make_project
 

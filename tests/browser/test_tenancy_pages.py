@@ -6,9 +6,9 @@ import pytest
 from django.core import mail
 from django.core.signals import request_started
 
+from core.context import organization_context
 from projects.models import Project
 from tenancy import services
-from tenancy.context import organization_context
 from tenancy.models import Membership, Role
 from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory, UserFactory
 

@@ -7,8 +7,8 @@ import statistics
 import pytest
 
 from annotation.models import Annotation, Assignment, AssignmentState
-from annotation.routing.leases import assignment_revoke
-from tenancy.context import organization_context
+from annotation.services.leases import assignment_revoke
+from core.context import organization_context
 from tenancy.models import Role
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.world import PASSWORD, add_tasks, make_lab, make_project, upload_image

@@ -6,11 +6,11 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from audit.context import ActorContext, actor_context
+from core.audit.context import ActorContext, actor_context
+from core.context import organization_context
 from projects import services as project_services
-from projects.media import media_upload
 from projects.models import Project
-from tenancy.context import organization_context
+from projects.services.media import media_upload
 from tenancy.models import Membership, Organization, Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 

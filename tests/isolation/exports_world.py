@@ -5,10 +5,10 @@ download included, have an object to address), made through the services that wr
 import io
 from types import SimpleNamespace
 
-from projects.exports.filters import ExportFilters
-from projects.exports.runner import export_run
-from projects.exports.services import export_create
-from projects.media import media_upload
+from annotation.exports.filters import ExportFilters
+from annotation.exports.runner import export_run
+from annotation.exports.services import export_create
+from projects.services.media import media_upload
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
 MEDIA_FIELD = "file"

@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from projects.imports.runner import import_run
 from projects.imports.services import import_create_upload
-from projects.storage_connections import storage_connection_create
+from projects.services.storage import storage_connection_create
 
 # A public address given literally: vetted without a DNS lookup, and never contacted by these suites.
 ENDPOINT = "http://93.184.216.34:9000"

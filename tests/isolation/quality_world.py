@@ -5,8 +5,8 @@ adjudication), made through the services that write them."""
 from types import SimpleNamespace
 
 from annotation.models import ReviewState
-from annotation.quality.recompute import project_agreement_recompute, task_agreement_recompute
-from annotation.review import annotation_adjudicate, annotation_review
+from annotation.services.quality import project_agreement_recompute, task_agreement_recompute
+from annotation.services.review import annotation_adjudicate, annotation_review
 from tenancy.models import Role
 from tests.factories import AnnotationFactory, MembershipFactory
 

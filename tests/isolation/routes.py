@@ -22,15 +22,15 @@ from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from audit.sealing import audit_seal
-from audit.services import audit_record
-from audit.streaming import stream_cursor_lock
+from audit.services.sealing import audit_seal
+from audit.services.streaming import stream_cursor_lock
+from core.audit.record import audit_record
+from core.context import organization_context
+from core.scoping import TenantManager, TenantModel, TenantOwned
 from projects import services as project_services
 from projects.models import Task
 from tenancy import services as tenancy_services
-from tenancy.context import organization_context
 from tenancy.models import Membership, Organization, Role, User
-from tenancy.scoping import TenantManager, TenantModel, TenantOwned
 from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory, UserFactory
 from tests.isolation.exports_world import media_data, populate_exports, populate_media
 from tests.isolation.imports_world import populate_imports

@@ -5,16 +5,16 @@ a conflict-of-interest rule, and a member paused both on the project and in the 
 from types import SimpleNamespace
 from typing import Any
 
-from annotation.routing.claim import assignment_claim
-from annotation.routing.exclusions import exclusion_create
-from annotation.routing.progress import progress_pause
-from annotation.selectors import progress_for_update
-from annotation.services import annotation_submit
+from annotation.selectors.assignments import progress_for_update
+from annotation.services.claim import assignment_claim
+from annotation.services.exclusions import exclusion_create
+from annotation.services.progress import progress_pause
+from annotation.services.submit import annotation_submit
 from projects import services as project_services
 from projects.models import Task
 from tenancy import services as tenancy_services
-from tenancy import skills
 from tenancy.models import Role
+from tenancy.services import skills
 from tests.factories import MembershipFactory
 from tests.isolation.exports_world import media_data
 

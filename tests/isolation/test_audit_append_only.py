@@ -11,10 +11,10 @@ from django.db import ProgrammingError, connection, transaction
 from django.db.utils import InternalError
 from rest_framework.test import APIClient
 
-from audit import services as audit_services
 from audit.models import AuditEvent, AuditSequence
+from audit.services import recording as audit_services
+from core.context import organization_context
 from projects.models import Project
-from tenancy.context import organization_context
 from tenancy.models import Organization, Role
 from tests.factories import UserFactory
 from tests.isolation.routes import (
@@ -323,15 +323,15 @@ def test_a_change_that_fails_after_its_record_leaves_neither(db, monkeypatch):
 def test_a_change_whose_record_fails_does_not_happen(db, monkeypatch):
     world = populate("acme")
     start = last_sequence(world.organization.pk)
-    original = audit_services._insert_numbered
+    original = audit_services._insert_numbered_all
 
-    def refuse(event: AuditEvent) -> None:
-        if event.action == "project.update":
+    def refuse(events: list[AuditEvent], **kwargs: Any) -> None:
+        if any(event.action == "project.update" for event in events):
             raise RuntimeError("audit store unavailable")
-        original(event)
+        original(events, **kwargs)
 
     # The statement that numbers and writes the event fails; the change it records must roll back with it.
-    monkeypatch.setattr(audit_services, "_insert_numbered", refuse)
+    monkeypatch.setattr(audit_services, "_insert_numbered_all", refuse)
     with pytest.raises(RuntimeError, match="audit store unavailable"):
         call(world.clients[Role.OWNER], "PATCH", f"/api/v1/projects/{world.project.uuid}", {"name": "Renamed"})
 

@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from tenancy.context import organization_context
+from core.context import organization_context
 from tenancy.models import Membership, Organization, Role
 from tenancy.services import invitation_create
 from tests.factories import UserFactory

@@ -18,7 +18,7 @@ from django.db import connection
 from rest_framework import exceptions
 from rest_framework.test import APIClient
 
-from tenancy.api.base import RequestTransactionMixin
+from core.api.base import RequestTransactionMixin
 from tenancy.models import Role
 from tests.factories import UserFactory
 from tests.isolation.exports_world import PNG

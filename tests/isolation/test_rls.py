@@ -11,10 +11,10 @@ import pytest
 from django.conf import settings
 from django.db import ProgrammingError, connection, transaction
 
-from tenancy.context import TenantContextMissing, no_organization, organization_context
-from tenancy.db import GUC_ORGANIZATION, GUC_TOKEN_HASH, GUC_USER
+from core.context import TenantContextMissing, no_organization, organization_context
+from core.db import GUC_ORGANIZATION, GUC_TOKEN_HASH, GUC_USER
+from core.scoping import TenantManager, TenantOwned
 from tenancy.models import Organization
-from tenancy.scoping import TenantManager, TenantOwned
 from tests.isolation.routes import as_table_owner, populate, tenant_models
 
 APP_ROLE = settings.DATABASE_APP_ROLE

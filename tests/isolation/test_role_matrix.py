@@ -12,9 +12,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from core.context import organization_context
+from core.errors import Conflict
 from tenancy import services
-from tenancy.context import organization_context
-from tenancy.errors import Conflict
 from tenancy.models import Membership, Role, User
 from tests.factories import MembershipFactory, UserFactory
 from tests.isolation.exports_world import MEDIA_FIELD, PNG

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from annotation.routing.claim import assignment_claim
-from projects.exports.filters import ExportFilters
-from projects.exports.services import export_create
-from tenancy.context import organization_context
+from annotation.exports.filters import ExportFilters
+from annotation.exports.services import export_create
+from annotation.services.claim import assignment_claim
+from core.context import organization_context
 from tenancy.models import Membership, Role
 from tenancy.services import invitation_create
 from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory, ProjectFactory, TaskFactory

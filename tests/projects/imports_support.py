@@ -132,7 +132,7 @@ def bucket(s3_endpoint: str, loopback_allowed: None) -> Any:
 
 
 def connection_for(admin: Any, s3_endpoint: str, bucket_name: str, **fields: Any) -> Any:
-    from projects.storage_connections import storage_connection_create
+    from projects.services.storage import storage_connection_create
 
     return storage_connection_create(
         actor=admin,

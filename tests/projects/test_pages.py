@@ -12,14 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from annotation.exports.filters import ExportFilters
+from annotation.exports.jsonl import JsonlWriter
+from annotation.exports.runner import export_run
+from annotation.exports.selectors import export_list
+from annotation.exports.services import export_create
 from audit.models import AuditEvent
-from projects.exports.filters import ExportFilters
-from projects.exports.jsonl import JsonlWriter
-from projects.exports.runner import export_run
-from projects.exports.selectors import export_list
-from projects.exports.services import export_create
+from core.context import organization_context
 from projects.models import ExportJob, ImportJob, Project
-from tenancy.context import organization_context
 from tenancy.models import Role
 from tests.conftest import session_client
 from tests.factories import OrganizationFactory, ProjectFactory

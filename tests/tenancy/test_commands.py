@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
-from tenancy.context import no_organization, organization_context
+from core.context import no_organization, organization_context
 from tenancy.models import ApiToken, Invitation, Membership, Organization, Role, User
 from tenancy.selectors import api_token_authenticate
 from tenancy.services import invitation_accept

@@ -1,4 +1,4 @@
-"""workers.base: every tenant task retries what a retry can fix (tenancy.faults decides), with growing waits no
+"""workers.base: every tenant task retries what a retry can fix (core.faults decides), with growing waits no
 longer than half the broker's visibility timeout, and fails at once on anything else; a copy of a tenant task's
 message delivered while the task still runs is dropped."""
 
@@ -12,7 +12,7 @@ from django.db import OperationalError, ProgrammingError, connection
 from psycopg.errors import DeadlockDetected, InsufficientPrivilege
 
 from config.celery import app
-from tenancy.context import organization_context
+from core.context import organization_context
 from tests.factories import OrganizationFactory, ProjectFactory
 from workers import tasks
 

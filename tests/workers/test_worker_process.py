@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from config.celery import app
+from core.context import organization_context
 from tenancy import services
-from tenancy.context import organization_context
 from tenancy.models import Role
 from tests.factories import MembershipFactory, OrganizationFactory
 

@@ -19,14 +19,14 @@ import redis
 from celery import Celery
 
 from annotation.models import ProjectAgreement
+from core import enqueue
+from core.context import organization_context
 from projects.imports.services import import_create_upload
 from projects.models import ImportJob, Task
-from tenancy.context import organization_context
 from tenancy.models import Role
 from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory
 from tests.projects.imports_support import jsonl, rows_of
 from tests.worker_support import ROOT, redis_broker, wait_for, worker_argv, worker_environment
-from workers import enqueue
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.management.organizations import organizations_named
-from audit.storage import AnchorReport, checkpoint_bucket, checkpoint_copies_compare
-from tenancy.context import organization_context
+from audit.services.checkpoints import AnchorReport, checkpoint_bucket, checkpoint_copies_compare
+from core.context import organization_context
 
 
 class Command(BaseCommand):

@@ -8,10 +8,10 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.context import ActorContext, actor_context
 from audit.management.organizations import organizations_named
-from audit.retention import audit_expire, may_expire
-from tenancy.context import organization_context
+from audit.services.retention import audit_expire, may_expire
+from core.audit.context import ActorContext, actor_context
+from core.context import organization_context
 
 
 class Command(BaseCommand):

@@ -4,10 +4,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from audit.context import ActorContext, actor_context
 from audit.management.organizations import organizations_named
-from audit.sealing import audit_seal
-from tenancy.context import organization_context
+from audit.services.sealing import audit_seal
+from core.audit.context import ActorContext, actor_context
+from core.context import organization_context
 
 
 class Command(BaseCommand):

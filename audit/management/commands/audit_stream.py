@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.management.organizations import organizations_named
-from audit.streaming import audit_stream_organization, organizations_to_stream
+from audit.services.streaming import audit_stream_organization, organizations_to_stream
 
 
 class Command(BaseCommand):

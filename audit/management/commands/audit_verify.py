@@ -6,8 +6,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.management.organizations import organizations_named
-from audit.verification import VerifyReport, audit_verify
-from tenancy.context import organization_context
+from audit.services.verification import VerifyReport, audit_verify
+from core.context import organization_context
 
 
 class Command(BaseCommand):

@@ -9,10 +9,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 from django.db import transaction
 
-from audit.context import ActorContext, actor_context
+from core.audit.context import ActorContext, actor_context
+from core.context import organization_context
+from core.errors import DomainError
 from tenancy import config as tenancy_config
-from tenancy.context import organization_context
-from tenancy.errors import DomainError
 from tenancy.models import Organization, Role, User
 from tenancy.services import invitation_create, membership_add, organization_create
 

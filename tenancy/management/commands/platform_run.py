@@ -27,7 +27,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, connections
 
 from config.database import DatabaseRoles, DatabaseSetupError, EmbeddedServer, connection_as, database_provision
-from tenancy.errors import DomainError
+from core.errors import DomainError
 from tenancy.management.commands.platform_bootstrap import (
     BootstrapCredentials,
     credentials_file_write,

@@ -6,9 +6,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from audit.context import ActorContext, actor_context
-from tenancy.context import organization_context
-from tenancy.errors import DomainError
+from core.audit.context import ActorContext, actor_context
+from core.context import organization_context
+from core.errors import DomainError
 from tenancy.management.commands.organization_create import domain_error_text
 from tenancy.models import Membership, Organization, Role, User
 from tenancy.services import api_token_create

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from core.errors import InvalidInput
 from projects.label_schema import (
     BoxesField,
     ChoicesField,
@@ -18,7 +19,6 @@ from projects.label_schema import (
     TextField,
     parse_schema,
 )
-from tenancy.errors import InvalidInput
 
 
 def refusals(document, **kwargs) -> list[tuple[str, str]]:

@@ -2,9 +2,9 @@
 
 import pytest
 
+from core.errors import InvalidInput
 from projects.label_schema import label_studio_to_schema, parse_schema
 from projects.label_schema.limits import LABEL_CONFIG_MAX_BYTES, LABEL_CONFIG_MAX_ELEMENTS
-from tenancy.errors import InvalidInput
 
 
 def refusals(config) -> list[tuple[str, str, str]]:

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from core.errors import InvalidInput
 from projects.label_schema import (
     gold_answer_errors,
     parse_schema,
@@ -12,7 +13,6 @@ from projects.label_schema import (
     validate_result,
 )
 from projects.label_schema.limits import MAX_REGIONS
-from tenancy.errors import InvalidInput
 from tests.schemas import ALL_TYPES_DATA, ALL_TYPES_RESULT, ALL_TYPES_SCHEMA, ALL_TYPES_TEXT
 
 TEXT = ALL_TYPES_TEXT  # 36 characters

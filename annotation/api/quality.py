@@ -1,0 +1,278 @@
+"""Review, agreement, adjudication and gold-accuracy endpoints."""
+
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.mixins import ListModelMixin
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotation.api import serializers_quality as sq
+from annotation.models import Annotation, ProjectAgreement, TaskAgreement
+from annotation.services import review as review_services
+from annotation.services.quality import gold_accuracy_report
+from core.api.pagination import IdCursorPagination
+from core.audit.record import audit_record
+from core.errors import FieldError, InvalidInput
+from projects.api.media import MEDIA_FIELD_PARAMETER, media_field, signed_media_response
+from projects.api.serializers_media import SignedUrlSerializer
+from projects.models import Project, Task
+from projects.selectors import project_list
+from projects.services.media import media_url_for_task
+from tenancy.api.base import OrganizationAPIView
+from tenancy.api.schema import error_response
+from tenancy.models import Role
+
+GOLD_DAYS_DEFAULT = 30
+GOLD_DAYS_MAX = 366
+
+
+class ReviewSurfaceMixin(OrganizationAPIView):
+    """Views that show annotations to the people judging them: pseudonyms only on blind projects."""
+
+    project: Project
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        project = getattr(self, "project", None)
+        if project is not None:
+            context.update(project=project, reveal=not project.blind)
+        return context
+
+    def task_by_uuid(self, task_id: str) -> Task:
+        task = self.get_by_uuid(Task.objects.select_related("project"), task_id)
+        self.project = task.project
+        return task
+
+
+class ProjectReviewQueueView(ListModelMixin, ReviewSurfaceMixin):
+    """Annotations waiting for review at one level, oldest first; the caller's own work is never among them."""
+
+    serializer_class = sq.ReviewQueueItemSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.REVIEWER}
+
+    def get_queryset(self) -> Any:
+        if self.generating_schema:
+            return Annotation.objects.unscoped().none()
+        self.project = self.get_by_uuid(project_list(), self.kwargs["project_id"])
+        level = review_services.review_level_parse(self.request.query_params.get("level"))
+        review_services.review_access_check(actor=self.membership, project=self.project)
+        return review_services.review_queue(reviewer=self.membership, project=self.project, level=level)
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        page = super().paginate_queryset(queryset)
+        self.served = list(page) if page is not None else []
+        return page
+
+    @extend_schema(
+        parameters=[OpenApiParameter("level", OpenApiTypes.INT, enum=[1, 2], description="Review level (default 1).")]
+    )
+    def get(self, request: Request, project_id: str) -> Response:
+        response = self.list(request)
+        # Task data served to a reviewer is a read on record, like a task served to its annotator.
+        audit_record(
+            action="data_access.review_queue",
+            target=self.project,
+            metadata={"count": len(self.served), "task_ids": sorted({str(a.task.uuid) for a in self.served})},
+        )
+        return response
+
+
+class AnnotationReviewView(ReviewSurfaceMixin):
+    """Accept, reject (with a comment) or correct (with a result) an annotation waiting for review."""
+
+    serializer_class = sq.ReviewInputSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"POST": Role.REVIEWER}
+
+    @extend_schema(
+        request=sq.ReviewInputSerializer,
+        responses={
+            201: sq.ReviewOutcomeSerializer,
+            409: error_response("The annotation is not waiting for this review, or can no longer be sent back."),
+        },
+    )
+    def post(self, request: Request, annotation_id: str) -> Response:
+        annotation = self.get_by_uuid(Annotation.objects.select_related("project"), annotation_id)
+        self.project = annotation.project
+        body = sq.ReviewInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcome = review_services.annotation_review(
+            actor=self.membership,
+            annotation=annotation,
+            decision=body.validated_data["decision"],
+            comment=body.validated_data["comment"],
+            corrected_result=body.validated_data["result"],
+        )
+        data = sq.ReviewOutcomeSerializer(outcome, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class AnnotationMediaView(ReviewSurfaceMixin):
+    serializer_class = SignedUrlSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.REVIEWER}
+
+    @extend_schema(
+        parameters=[MEDIA_FIELD_PARAMETER],
+        responses=SignedUrlSerializer,
+        description="A signed URL (at most 5 minutes) of a file the task of an annotation waiting for this reviewer "
+        "names under `field` (an image whose boxes are being reviewed). Anything not in the caller's review queue "
+        "is a 404. Issuing it is a data access on record.",
+    )
+    def get(self, request: Request, annotation_id: str) -> Response:
+        annotation = self.get_by_uuid(Annotation.objects.select_related("project", "task"), annotation_id)
+        self.project = annotation.project
+        review_services.review_access_check(actor=self.membership, project=self.project)
+        field = media_field(request)
+        if not review_services.review_pending_for(reviewer=self.membership, annotation=annotation):
+            raise NotFound()
+        signed = media_url_for_task(actor=self.membership, task=annotation.task, field=field, on=annotation)
+        return signed_media_response(request, signed)
+
+
+class TaskAnnotationListView(ListModelMixin, ReviewSurfaceMixin):
+    """Every version of every annotation of a task, oldest first, with the reviews each received."""
+
+    serializer_class = sq.AnnotationHistorySerializer
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.REVIEWER}
+
+    def get_queryset(self) -> Any:
+        if self.generating_schema:
+            return Annotation.objects.unscoped().none()
+        self.task = self.task_by_uuid(self.kwargs["task_id"])
+        review_services.review_access_check(actor=self.membership, project=self.project)
+        return review_services.task_annotation_history(task=self.task)
+
+    def get(self, request: Request, task_id: str) -> Response:
+        response = self.list(request)
+        audit_record(
+            action="data_access.annotation_list",
+            target=self.task,
+            metadata={"project": str(self.project.uuid)},
+        )
+        return response
+
+
+class ProjectAgreementView(OrganizationAPIView):
+    """The project's agreement report as last computed (recomputed about 30 s after submits settle)."""
+
+    serializer_class = sq.ProjectAgreementSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER}
+
+    def get(self, request: Request, project_id: str) -> Response:
+        project = self.get_by_uuid(project_list(), project_id)
+        agreement = ProjectAgreement.objects.filter(project=project).first()
+        body = {
+            "project": project.uuid,
+            "tasks": agreement.tasks if agreement else 0,
+            "computed_at": agreement.computed_at if agreement else None,
+            "report": agreement.report if agreement else {},
+        }
+        return Response(sq.ProjectAgreementSerializer(body).data)
+
+
+class LowestAgreementFirst(IdCursorPagination):
+    ordering = ("score", "id")  # type: ignore[assignment]  # DRF takes a tuple; the stubs say str
+
+
+class ProjectAdjudicationListView(ListModelMixin, ReviewSurfaceMixin):
+    """Tasks whose agreement fell below the project's threshold, lowest first, with consensus and answers."""
+
+    serializer_class = sq.AdjudicationItemSerializer
+    pagination_class = LowestAgreementFirst
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.REVIEWER}
+
+    def get_queryset(self) -> Any:
+        if self.generating_schema:
+            return TaskAgreement.objects.unscoped().none()
+        self.project = self.get_by_uuid(project_list(), self.kwargs["project_id"])
+        review_services.review_access_check(actor=self.membership, project=self.project)
+        return review_services.adjudication_queue(project=self.project)
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        page = super().paginate_queryset(queryset)
+        self.served = list(page) if page is not None else []
+        return page
+
+    def get(self, request: Request, project_id: str) -> Response:
+        response = self.list(request)
+        audit_record(
+            action="data_access.adjudication_queue",
+            target=self.project,
+            metadata={"count": len(self.served), "task_ids": [str(a.task.uuid) for a in self.served]},
+        )
+        return response
+
+
+class TaskAdjudicateView(ReviewSurfaceMixin):
+    """Settle a disputed task: the final result and the reasons for it."""
+
+    serializer_class = sq.AdjudicateInputSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"POST": Role.REVIEWER}
+
+    @extend_schema(
+        request=sq.AdjudicateInputSerializer,
+        responses={201: sq.AdjudicationSerializer, 409: error_response("The task was adjudicated already.")},
+    )
+    def post(self, request: Request, task_id: str) -> Response:
+        task = self.task_by_uuid(task_id)
+        body = sq.AdjudicateInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        adjudication = review_services.annotation_adjudicate(
+            actor=self.membership,
+            task=task,
+            result=body.validated_data["result"],
+            rationale=body.validated_data["rationale"],
+        )
+        data = sq.AdjudicationSerializer(adjudication, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+def _gold_days(value: Any) -> int:
+    if value is None or value == "":
+        return GOLD_DAYS_DEFAULT
+    try:
+        days = int(str(value))
+    except ValueError:
+        days = 0
+    if not 1 <= days <= GOLD_DAYS_MAX:
+        raise InvalidInput(
+            "The request has invalid fields.",
+            errors=[FieldError("days", f"Must be a whole number of days, 1 to {GOLD_DAYS_MAX}.", "invalid")],
+        )
+    return days
+
+
+class ProjectGoldAccuracyView(OrganizationAPIView):
+    """Each annotator's gold accuracy by day, with the running figure and pause the router acts on."""
+
+    serializer_class = sq.GoldAccuracyReportSerializer
+    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "days",
+                {"type": "integer", "minimum": 1, "maximum": GOLD_DAYS_MAX},
+                description=f"How many days back the daily figures go (default {GOLD_DAYS_DEFAULT}, "
+                f"at most {GOLD_DAYS_MAX}).",
+            )
+        ]
+    )
+    def get(self, request: Request, project_id: str) -> Response:
+        project = self.get_by_uuid(project_list(), project_id)
+        days = _gold_days(request.query_params.get("days"))
+        today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        since = today - timedelta(days=days - 1)
+        body = {
+            "project": project.uuid,
+            "since": since,
+            "annotators": gold_accuracy_report(project=project, since=since),
+        }
+        # Managers act on these rows (pauses), so members are named here, blind project or not.
+        context = {"project": project, "reveal": True}
+        return Response(sq.GoldAccuracyReportSerializer(body, context=context).data)

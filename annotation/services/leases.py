@@ -1,0 +1,177 @@
+"""A lease's life after the claim: heartbeat, skip, release, expiry (the reaper), and its fencing check.
+
+Every transition that ends a live assignment without a result gives its slot back (`taken - 1`) in the same
+transaction, so the task can go to someone else; a submit keeps the slot (the work is done) and counts it.
+"""
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation.models import LIVE_STATES, Assignment, AssignmentState
+from core.audit.record import audit_record
+from core.context import current_organization_id
+from core.db import prepared_cursor, row_columns, row_instance
+from core.errors import Conflict
+from projects.models import Project, Task
+from tenancy.models import Membership
+
+logger = logging.getLogger(__name__)
+
+
+class LeaseLost(Conflict):
+    """The lease presented is not the live one: it expired, was revoked, or a newer lease replaced it."""
+
+    code = "lease_lost"
+
+
+def lease_check(*, assignment: Assignment, lease_token: Any) -> None:
+    """Refuse a stale or foreign lease token; the assignment must be locked by the caller."""
+    try:
+        presented = uuid.UUID(str(lease_token))
+    except ValueError:
+        presented = None
+    if assignment.state != AssignmentState.ACTIVE or assignment.lease_token != presented:
+        raise LeaseLost(
+            "This lease is no longer yours: it expired, was revoked or replaced. Your work was not saved; "
+            "ask for the next task."
+        )
+
+
+def own_assignment_for_update(*, actor: Membership, assignment_uuid: Any) -> Assignment | None:
+    """The actor's own assignment, locked; None when it does not exist or is someone else's."""
+    try:
+        public_id = uuid.UUID(str(assignment_uuid))
+    except ValueError:
+        return None
+    # By hand, planned once per connection: every heartbeat and submit starts with it.
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(row_columns(Assignment, 'a'))}, {', '.join(row_columns(Task, 't'))},"  # noqa: S608
+            f" {', '.join(row_columns(Project, 'p'))} FROM {Assignment._meta.db_table} a"
+            f" JOIN {Task._meta.db_table} t ON t.id = a.task_id"
+            f" JOIN {Project._meta.db_table} p ON p.id = a.project_id"
+            " WHERE a.uuid = %s AND a.annotator_id = %s AND a.organization_id = %s FOR UPDATE OF a",
+            [public_id, actor.pk, current_organization_id()],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    first, second = len(Assignment._meta.concrete_fields), len(Task._meta.concrete_fields)
+    assignment = row_instance(Assignment, row[:first])
+    assignment.task = row_instance(Task, row[first : first + second])
+    assignment.project = row_instance(Project, row[first + second :])
+    return assignment
+
+
+def assignment_heartbeat(*, assignment: Assignment, lease_token: Any, now: datetime | None = None) -> Assignment:
+    """Extend a live lease by the project's lease length. Not audited: it changes no outcome, only a deadline."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lease_check(assignment=assignment, lease_token=lease_token)
+        if assignment.lease_expires_at is not None and assignment.lease_expires_at <= now:
+            # Lapsed: a claim of the same member may already count it as gone and have issued a new lease, so
+            # reviving it could leave two. The work can still be submitted until the reaper expires it.
+            raise LeaseLost("This lease expired; submit your work now or ask for the next task.")
+        assignment.lease_expires_at = now + timedelta(seconds=assignment.project.lease_seconds)
+        Assignment.objects.filter(pk=assignment.pk).update(lease_expires_at=assignment.lease_expires_at)
+    return assignment
+
+
+def _give_back(assignment: Assignment, state: AssignmentState, now: datetime, reason: str = "") -> None:
+    """End a live assignment without a result and return its slot to the task."""
+    updated = Assignment.objects.filter(pk=assignment.pk, state__in=LIVE_STATES).update(
+        state=state, finished_at=now, reason=reason[:300], lease_token=None, lease_expires_at=None
+    )
+    if updated:
+        Task.objects.filter(pk=assignment.task_id).update(taken=F("taken") - 1)
+    assignment.state = state
+    assignment.finished_at = now
+    assignment.reason = reason[:300]
+
+
+def assignment_skip(
+    *, assignment: Assignment, lease_token: Any, reason: str = "", now: datetime | None = None
+) -> Assignment:
+    """The annotator passes on the task; it goes back to the pool and never returns to them."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lease_check(assignment=assignment, lease_token=lease_token)
+        _give_back(assignment, AssignmentState.SKIPPED, now, reason)
+        audit_record(action="assignment.skip", target=assignment, metadata={"reason": reason[:300]})
+    return assignment
+
+
+def assignment_release(*, assignment: Assignment, lease_token: Any, now: datetime | None = None) -> Assignment:
+    """The annotator hands the task back unfinished (end of shift); its slot returns to the pool."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lease_check(assignment=assignment, lease_token=lease_token)
+        _give_back(assignment, AssignmentState.RELEASED, now)
+        audit_record(action="assignment.release", target=assignment)
+    return assignment
+
+
+def assignment_revoke(*, actor: Membership | None, assignment: Assignment, reason: str = "") -> Assignment:
+    """A manager takes a queued or leased task back from its annotator; the slot returns to the pool."""
+    if assignment.state not in LIVE_STATES:
+        raise Conflict(f"Only a queued or active assignment can be revoked; this one is {assignment.state}.")
+    with transaction.atomic():
+        _give_back(assignment, AssignmentState.REVOKED, timezone.now(), reason)
+        audit_record(action="assignment.revoke", target=assignment, metadata={"reason": reason[:300]})
+    return assignment
+
+
+def assignments_expire(*, ids: list[int] | None = None, now: datetime | None = None, limit: int = 1000) -> int:
+    """Expire lapsed leases (all of the organization's, or only `ids`), giving their slots back. Returns how many.
+
+    One statement per batch; SKIP LOCKED so a lease being submitted right now is left alone (the submit wins), and
+    two reapers never expire the same lease twice.
+    """
+    now = now or timezone.now()
+    assignments = Assignment._meta.db_table
+    tasks = Task._meta.db_table
+    only = "AND a.id = ANY(%(ids)s)" if ids is not None else ""
+    sql = (
+        f"WITH lapsed AS (SELECT a.id FROM {assignments} a WHERE a.state = 'active'"  # noqa: S608
+        f" AND a.lease_expires_at <= %(now)s {only} ORDER BY a.lease_expires_at LIMIT %(limit)s"
+        " FOR UPDATE SKIP LOCKED),"
+        f" gone AS (UPDATE {assignments} a SET state = 'expired', finished_at = %(now)s, lease_token = NULL,"
+        "  lease_expires_at = NULL FROM lapsed WHERE a.id = lapsed.id RETURNING a.id, a.uuid, a.task_id),"
+        f" freed AS (UPDATE {tasks} t SET taken = t.taken - g.n"
+        "  FROM (SELECT task_id, count(*) AS n FROM gone GROUP BY task_id) g WHERE t.id = g.task_id)"
+        " SELECT uuid, task_id FROM gone"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, {"now": now, "ids": ids or [], "limit": limit})
+        expired = cursor.fetchall()
+        if expired:
+            _record_expiry([str(row[0]) for row in expired])
+    return len(expired)
+
+
+def _record_expiry(uuids: list[str]) -> None:
+    # One event per batch: the reaper can expire thousands at once after an outage; each id stays findable.
+    audit_record(
+        action="assignment.expire",
+        target_type="annotation.assignment",
+        target_id=uuids[0] if len(uuids) == 1 else "",
+        metadata={"count": len(uuids), "assignments": uuids[:1000]},
+    )
+    logger.info("assignment.expired", extra={"count": len(uuids)})
+
+
+def assignments_give_back(*, annotator: Membership, reason: str) -> int:
+    """Revoke every queued or active assignment of a member (removed, or newly excluded); returns how many."""
+    live = Assignment.objects.select_for_update().filter(annotator=annotator, state__in=LIVE_STATES)
+    count = 0
+    now = timezone.now()
+    for assignment in live:
+        _give_back(assignment, AssignmentState.REVOKED, now, reason)
+        count += 1
+    return count
