@@ -11,8 +11,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from audit import signing
-from audit.models import AuditEvent, AuditSequence
+from audit import permissions, signing
+from audit.models import AuditEvent
+from audit.selectors.chains import audit_category_list
 from audit.selectors.events import (
     EventPosition,
     audit_event_page,
@@ -21,11 +22,11 @@ from audit.selectors.events import (
     audit_events_older,
 )
 from audit.selectors.query import AuditQuery, query_from_params
-from audit.services.verification import VerifyReport, audit_verify
-from core.audit.record import Outcome, audit_record, audit_record_denied
+from audit.services.verification import VerifyReport, audit_verify_recorded
+from core.audit.record import Outcome
 from core.errors import InvalidInput
-from tenancy.models import Membership, Role
-from tenancy.pages.base import organization_page
+from tenancy.models import Membership
+from tenancy.pages.base import role_page
 
 PAGE_SIZE = 50
 # The filter fields are the export API's own parameters, so the page's query string is also the export's.
@@ -168,28 +169,12 @@ def _event_page(query: AuditQuery, *, before: EventPosition | None, after: Event
     return EventPage(page.events, newer_than=newest if more_newer else None, older_than=page.next_before)
 
 
-def _forbidden(request: HttpRequest, membership: Membership) -> HttpResponse:
-    audit_record_denied(
-        organization_id=membership.organization_id,
-        action="access.forbidden",
-        target_type=f"ui:{request.resolver_match.url_name}" if request.resolver_match else "ui:audit",
-        metadata={"method": request.method, "path": request.path[:512]},
-    )
-    context = {"membership": membership, "organization": membership.organization}
-    return render(request, "audit/forbidden.html", context, status=403)
-
-
-def _can_read_trail(membership: Membership) -> bool:
-    return membership.role_enum.at_least(Role.ADMIN)
-
-
 def _render_trail(
     request: HttpRequest, membership: Membership, *, verification: VerifyReport | None = None
 ) -> HttpResponse:
     params = request.GET
     filters = _filters(params)
-    categories = list(AuditSequence.objects.order_by("category").values_list("category", flat=True))
-    form = AuditSearchForm(params, categories=categories)
+    form = AuditSearchForm(params, categories=audit_category_list())
     search_error = ""
     query = AuditQuery()
     try:
@@ -234,34 +219,14 @@ def _render_trail(
 
 
 @require_GET
-@organization_page
+@role_page(permissions.TRAIL_ROLE)
 def audit_trail(request: HttpRequest, membership: Membership) -> HttpResponse:
     """The trail of the session's organization, newest first, filtered by the search box and the fields."""
-    if not _can_read_trail(membership):
-        return _forbidden(request, membership)
     return _render_trail(request, membership)
 
 
 @require_POST
-@organization_page
+@role_page(permissions.TRAIL_ROLE)
 def audit_trail_verify(request: HttpRequest, membership: Membership) -> HttpResponse:
     """Recompute the chains and checkpoints now, record that it was done and what it found, and show the result."""
-    if not _can_read_trail(membership):
-        return _forbidden(request, membership)
-    report = audit_verify()
-    first = report.problems[0] if report.problems else None
-    audit_record(
-        action="audit.verify",
-        outcome=Outcome.SUCCESS if report.ok else Outcome.FAILURE,
-        metadata={
-            "ok": report.ok,
-            "events_checked": report.events_checked,
-            "checkpoints_checked": report.checkpoints_checked,
-            "unsealed_events": report.unsealed_events,
-            "problems": len(report.problems),
-            "first_problem": (
-                {"category": first.category, "sequence": first.sequence, "kind": first.kind} if first else None
-            ),
-        },
-    )
-    return _render_trail(request, membership, verification=report)
+    return _render_trail(request, membership, verification=audit_verify_recorded(actor=membership))

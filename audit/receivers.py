@@ -4,9 +4,10 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from audit import permissions
 from audit.services.streaming import audit_stream_config_clean
-from core.errors import NotAllowed
-from tenancy.models import Membership, Organization, Role
+from tenancy.models import Membership, Organization
+from tenancy.permissions import check
 from tenancy.signals import organization_setting_clean
 
 
@@ -16,6 +17,5 @@ def audit_stream_setting_clean(
 ) -> dict[str, Any] | None:
     """Where the audit trail leaves the platform is the owner's call, and the destination must pass the SSRF
     checks."""
-    if actor.role_enum != Role.OWNER:
-        raise NotAllowed("Only owners may change where the audit trail is streamed.")
+    check(permissions.audit_stream_configure(actor))
     return audit_stream_config_clean(incoming, organization=organization, current=current)

@@ -67,15 +67,16 @@ def make_client() -> tuple[Any, Any]:
     from rest_framework.test import APIClient
 
     from core.context import organization_context
-    from tenancy import services
     from tenancy.models import Organization, Role, User
+    from tenancy.services.members import membership_add
+    from tenancy.services.tokens import api_token_create
 
     slug = f"bench-{uuid.uuid4().hex[:8]}"
     organization = Organization.objects.create(name="Bench", slug=slug)
     with organization_context(organization.pk):
         user = User.objects.create_user(f"{slug}@bench.local", None)
-        membership = services.membership_add(organization=organization, user=user, role=Role.OWNER, via="bench")
-        issued = services.api_token_create(actor=membership, name="bench")
+        membership = membership_add(organization=organization, user=user, role=Role.OWNER, via="bench")
+        issued = api_token_create(actor=membership, name="bench")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw}")
     return client, organization

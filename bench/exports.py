@@ -82,20 +82,20 @@ def _peak_rss_mb() -> float:
 
 def _organization() -> tuple[Any, Any, list[Any]]:
     from core.context import organization_context
-    from tenancy import services as tenancy_services
     from tenancy.models import Organization, Role, User
+    from tenancy.services.members import membership_add
 
     slug = f"bench-{uuid.uuid4().hex[:8]}"
     organization = Organization.objects.create(name="Bench exports", slug=slug)
     with organization_context(organization.pk):
-        owner = tenancy_services.membership_add(
+        owner = membership_add(
             organization=organization,
             user=User.objects.create_user(f"{slug}@bench.local", None),
             role=Role.OWNER,
             via="bench",
         )
         annotators = [
-            tenancy_services.membership_add(
+            membership_add(
                 organization=organization, user=User.objects.create_user(f"{slug}-{i}@bench.local", None),
                 role=Role.ANNOTATOR, via="bench",
             )
@@ -110,10 +110,10 @@ def populate(organization: Any, owner: Any, annotators: list[Any], rows: int) ->
     from django.db import connection
 
     from core.context import organization_context
-    from projects import services
+    from projects.services.projects import project_create
 
     with organization_context(organization.pk):
-        project = services.project_create(actor=owner, name=f"bench export {rows}", label_schema=SCHEMA)
+        project = project_create(actor=owner, name=f"bench export {rows}", label_schema=SCHEMA)
         with connection.cursor() as cursor:
             cursor.execute(
                 """

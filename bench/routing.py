@@ -83,21 +83,22 @@ def keep_dispatch_messages_in_process() -> None:
 
 def make_scenario(*, tasks: int, annotators: int, overlap: int) -> Scenario:
     from core.context import organization_context
-    from projects.services import project_create
-    from tenancy import services
+    from projects.services.projects import project_create
     from tenancy.models import Organization, Role, User
+    from tenancy.services.members import membership_add
+    from tenancy.services.tokens import api_token_create
 
     slug = f"routing-{uuid.uuid4().hex[:8]}"
     organization = Organization.objects.create(name="Routing bench", slug=slug)
     tokens = []
     with organization_context(organization.pk):
         owner_user = User.objects.create_user(f"owner@{slug}.bench", None)
-        owner = services.membership_add(organization=organization, user=owner_user, role=Role.OWNER, via="bench")
+        owner = membership_add(organization=organization, user=owner_user, role=Role.OWNER, via="bench")
         project = project_create(actor=owner, name="routing bench", label_schema=CHOICE_SCHEMA, overlap=overlap)
         for i in range(annotators):
             user = User.objects.create_user(f"annotator{i}@{slug}.bench", None)
-            member = services.membership_add(organization=organization, user=user, role=Role.ANNOTATOR, via="bench")
-            tokens.append(services.api_token_create(actor=member, name="bench").raw)
+            member = membership_add(organization=organization, user=user, role=Role.ANNOTATOR, via="bench")
+            tokens.append(api_token_create(actor=member, name="bench").raw)
     fill_seconds = fill(organization_id=organization.pk, project_id=project.pk, tasks=tasks, overlap=overlap)
     return Scenario(organization.pk, str(project.uuid), tokens, fill_seconds)
 

@@ -52,9 +52,8 @@ class EnableTenantRLS(Operation):
         to_state: ProjectState,
     ) -> None:
         table = from_state.apps.get_model(app_label, self.model_name)._meta.db_table
-        schema_editor.execute(f'DROP POLICY IF EXISTS tenant_isolation ON "{table}"')
-        schema_editor.execute(f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY')
-        schema_editor.execute(f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY')
+        for statement in db.policy_drop_sql(table):
+            schema_editor.execute(statement)
 
     def describe(self) -> str:
         return f"Enable row-level security on {self.model_name}"
@@ -83,7 +82,7 @@ def apply_app_role_grants(sender: Any, using: str = "default", **kwargs: Any) ->
     conn = connections[using]
     role = settings.DATABASE_APP_ROLE
     with conn.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        cursor.execute(db.ROLE_EXISTS, {"role": role})
         if cursor.fetchone() is None:
             logger.warning("tenancy.app_role_missing", extra={"role": role})
             return

@@ -9,6 +9,7 @@ from django import forms
 from projects import config
 from projects.imports.parsers import FORMATS
 from projects.models import Project
+from tenancy.models import SKILL_LEVEL_MAX, SKILL_LEVEL_MIN
 
 REVIEW_MODES = [("none", "No review"), ("sample", "A sampled share"), ("all", "Every annotation")]
 
@@ -28,8 +29,15 @@ class SkillsField(forms.CharField):
         skills: dict[str, int] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             name, sep, level = part.partition(":")
-            if not sep or not name.strip() or not level.strip().isdigit() or not 1 <= int(level) <= 5:
-                raise forms.ValidationError(f"“{part}” is not skill:level with a level from 1 to 5.", "invalid")
+            if (
+                not sep
+                or not name.strip()
+                or not level.strip().isdigit()
+                or not SKILL_LEVEL_MIN <= int(level) <= SKILL_LEVEL_MAX
+            ):
+                raise forms.ValidationError(
+                    f"“{part}” is not skill:level with a level from {SKILL_LEVEL_MIN} to {SKILL_LEVEL_MAX}.", "invalid"
+                )
             skills[name.strip()] = int(level)
         return skills
 

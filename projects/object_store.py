@@ -125,10 +125,9 @@ class S3ObjectStore:
         )
 
     def put(self, key: str, stream: IO[bytes], content_type: str = "application/octet-stream") -> Stored:
-        digest = hashlib.sha256()
-        counted = _CountingReader(stream, digest)
+        counted = CountingReader(stream)
         self.client.upload_fileobj(counted, self.bucket, key, ExtraArgs={"ContentType": content_type})
-        return Stored(key=key, size=counted.size, sha256=digest.hexdigest())
+        return Stored(key=key, size=counted.size, sha256=counted.digest.hexdigest())
 
     def open(self, key: str) -> IO[bytes]:
         body: IO[bytes] = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
@@ -154,12 +153,13 @@ class S3ObjectStore:
         return url
 
 
-class _CountingReader:
-    """A file-like wrapper that hashes and counts what boto3 reads from it."""
+class CountingReader:
+    """A file-like wrapper that hashes (SHA-256) and counts what boto3 reads from it, so an upload learns its size
+    and digest in the one pass that sends it."""
 
-    def __init__(self, stream: IO[bytes], digest: Any) -> None:
+    def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
-        self.digest = digest
+        self.digest = hashlib.sha256()
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:

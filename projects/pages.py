@@ -16,12 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from projects import services
 from projects.forms import ImportForm, ProjectSchemaForm, ProjectSettingsForm
 from projects.imports.runner import import_progress
 from projects.imports.selectors import import_list
 from projects.models import ExportJob, ImportJob, JobState, Project
-from projects.selectors import project_has_label_fields, project_list
+from projects.selectors import project_find, project_has_label_fields
+from projects.services.projects import project_update
 from tenancy.models import Membership, Role
 from tenancy.pages.base import form_save, role_page
 
@@ -31,16 +31,22 @@ RECENT_JOBS = 20
 UNCLAIMED_AFTER = timedelta(minutes=1)
 
 
+def project_or_404(project_id: uuid.UUID) -> Project:
+    """A project of the session's organization; another tenant's id is simply not found (a 404, which role_page
+    answers and records)."""
+    project = project_find(project_uuid=project_id)
+    if project is None:
+        raise Http404("No such project.")
+    return project
+
+
 def project_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A manager's page of one project of the session's organization; another tenant's id is simply not found."""
+    """A manager's page of one project of the session's organization."""
 
     @role_page(Role.MANAGER)
     @wraps(view)
     def wrapper(request: HttpRequest, membership: Membership, project_id: uuid.UUID, **kwargs: Any) -> HttpResponse:
-        project = project_list().filter(uuid=project_id).first()
-        if project is None:
-            raise Http404("No such project.")
-        return view(request, membership, project, **kwargs)
+        return view(request, membership, project_or_404(project_id), **kwargs)
 
     return wrapper
 
@@ -88,7 +94,7 @@ def _project_form_page(
         saved = form_save(
             request,
             form,
-            lambda data: services.project_update(actor=membership, project=project, **data),
+            lambda data: project_update(actor=membership, project=project, **data),
             success=success,
             to=request.path,
         )

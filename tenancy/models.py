@@ -180,8 +180,13 @@ class Skill(TenantModel):
         return self.name
 
 
+# A skill is held, and required, at a level from novice to expert. Routing compares levels, so every check of one
+# (the table's constraint, the forms, the API, the services) reads this range.
+SKILL_LEVEL_MIN, SKILL_LEVEL_MAX = 1, 5
+
+
 class MemberSkill(TenantModel):
-    """A member's level (1 to 5) in one skill, who verified it and until when it counts."""
+    """A member's level (SKILL_LEVEL_MIN to SKILL_LEVEL_MAX) in one skill, who verified it and until when it counts."""
 
     objects: ClassVar[TenantManager["MemberSkill"]] = TenantManager()  # type: ignore[assignment]
 
@@ -195,7 +200,10 @@ class MemberSkill(TenantModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["membership", "skill"], name="member_skill_unique"),
-            models.CheckConstraint(condition=models.Q(level__gte=1, level__lte=5), name="member_skill_level_range"),
+            models.CheckConstraint(
+                condition=models.Q(level__gte=SKILL_LEVEL_MIN, level__lte=SKILL_LEVEL_MAX),
+                name="member_skill_level_range",
+            ),
         ]
 
     def is_current(self, now: Any = None) -> bool:

@@ -1,10 +1,13 @@
 """Reads of organizations, memberships, invitations and tokens."""
 
+from collections import defaultdict
+
 from django.db.models import Model, QuerySet
 
 from core import credentials
 from core.context import organization_context
-from core.db import GUC_USER, lookup_scope, prepared_cursor, row_columns, row_instance
+from core.db import GUC_USER, lookup_scope, prepared_cursor, row_instance, select_columns, sql_statement
+from tenancy import permissions
 from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Organization, Role, Skill, User
 
 
@@ -61,12 +64,21 @@ _RESOLVED: tuple[tuple[str, type[Model]], ...] = (
     ("organization", Organization),
 )
 
+# The token a secret's digest names, with its member, the member's user and organization, each row under its own
+# policy, by the database function. Index: the unique index on tenancy_apitoken.key_hash; the others by primary key.
+_API_TOKEN_RESOLVE = sql_statement(
+    """
+    SELECT {columns}
+      FROM tenancy_api_token_resolve(%(key_hash)s) AS r
+    """,
+    columns=", ".join(select_columns(model, f"(r.{alias})") for alias, model in _RESOLVED),
+)
+
 
 def _api_token_resolve(key_hash: str) -> ApiToken | None:
     """The token, then its member, each under its row policy, read by one database function in one round trip."""
-    columns = ", ".join(column for alias, model in _RESOLVED for column in row_columns(model, f"(r.{alias})"))
     with prepared_cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM tenancy_api_token_resolve(%s) AS r", [key_hash])  # noqa: S608
+        cursor.execute(_API_TOKEN_RESOLVE, {"key_hash": key_hash})
         row = cursor.fetchone()
     if row is None:
         return None
@@ -103,10 +115,10 @@ def invitation_list() -> QuerySet[Invitation]:
     return Invitation.objects.select_related("invited_by").order_by("id")
 
 
-def api_token_list(*, actor: Membership, role: Role) -> QuerySet[ApiToken]:
-    """Owners and admins see every token of the organization; others their own."""
+def api_token_list(*, actor: Membership) -> QuerySet[ApiToken]:
+    """The tokens the actor may see (tenancy.permissions): every token of the organization, or their own."""
     tokens = ApiToken.objects.select_related("membership__user").order_by("id")
-    if role.at_least(Role.ADMIN):
+    if permissions.api_tokens_read_all(actor):
         return tokens
     return tokens.filter(membership=actor)
 
@@ -118,6 +130,14 @@ def skill_list() -> QuerySet[Skill]:
 def member_skill_list(*, membership: Membership) -> QuerySet[MemberSkill]:
     """A member's levels, expired ones included (they show as not current), with who verified each."""
     return MemberSkill.objects.filter(membership=membership).select_related("skill", "verified_by").order_by("id")
+
+
+def member_skill_list_by_member() -> dict[int, list[MemberSkill]]:
+    """Every member's levels, by membership id, each member's in the order of the skills' names."""
+    levels: dict[int, list[MemberSkill]] = defaultdict(list)
+    for level in MemberSkill.objects.select_related("skill").order_by("skill__name"):
+        levels[level.membership_id].append(level)
+    return levels
 
 
 def member_skill_of(*, membership: Membership, skill: Skill) -> MemberSkill | None:

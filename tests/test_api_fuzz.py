@@ -29,8 +29,9 @@ import pytest
 from annotation.services.claim import assignment_claim
 from core import outbound
 from core.context import organization_context
-from projects import services as project_services
 from projects.models import Task
+from projects.services.projects import project_create
+from projects.services.tasks import task_bulk_create
 from tenancy.models import Role
 from tests.factories import ApiTokenFactory, MembershipFactory, UserFactory
 from tests.isolation.routes import PARAM_OBJECTS, populate
@@ -69,10 +70,10 @@ def _populate_schema_project(world: SimpleNamespace) -> None:
     """A second project with a real label schema, tasks, and leases held by the annotator, reviewer and manager; a spare
     project that only the destructive operations get (tests/api_fuzz_hooks.py)."""
     owner = world.owner
-    world.schema_project = project_services.project_create(
+    world.schema_project = project_create(
         actor=owner, name=f"{world.prefix} sentiment", label_schema=LABEL_SCHEMA, overlap=3, max_active_per_annotator=3
     )
-    project_services.task_bulk_create(
+    task_bulk_create(
         actor=owner,
         project=world.schema_project,
         items=[{"external_id": f"{world.prefix}-s{i}", "data": {"text": f"review {i}"}} for i in range(6)],
@@ -83,7 +84,7 @@ def _populate_schema_project(world: SimpleNamespace) -> None:
         claim = assignment_claim(actor=world.members[role], project=world.schema_project)
         assert claim.assignment is not None, claim.refusal
         world.schema_leases.append(claim.assignment)
-    world.spare_project = project_services.project_create(actor=owner, name=f"{world.prefix} spare")
+    world.spare_project = project_create(actor=owner, name=f"{world.prefix} spare")
 
 
 def _ids(worlds: list[SimpleNamespace]) -> dict[str, dict[str, list[str]]]:

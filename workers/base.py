@@ -43,6 +43,11 @@ def retry_transient(task: CeleryTask[Any, Any], exc: Exception, *, max_retries: 
     return fault
 
 
+# Take the transaction-level advisory lock of one task id, if no other transaction holds it; two 32-bit halves of
+# the id, so that two different tasks practically never share a lock. No table.
+_TASK_RUN_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext(%(task_id)s), hashtext(%(task_key)s))"
+
+
 def _first_run_of(task: CeleryTask[Any, Any]) -> bool:
     """False when this very message (its task id) is being run already: the broker handed it out again because
     the run outlasted the visibility timeout. A tenant task runs in one transaction, so a transaction-level
@@ -53,8 +58,7 @@ def _first_run_of(task: CeleryTask[Any, Any]) -> bool:
     if not task_id:
         return True
     with connection.cursor() as cursor:
-        # Two 32-bit halves of the id, so that two different tasks practically never share a lock.
-        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s), hashtext(%s))", [task_id, f"task:{task_id}"])
+        cursor.execute(_TASK_RUN_LOCK, {"task_id": task_id, "task_key": f"task:{task_id}"})
         row = cursor.fetchone()
     if row and row[0]:
         return True

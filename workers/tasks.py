@@ -23,7 +23,7 @@ from projects.imports import runner as import_runner
 from projects.imports.selectors import import_all
 from projects.selectors import project_list, task_with_project
 from tenancy.selectors import organization_ids
-from tenancy.services import invitation_mail_send, invitations_purge
+from tenancy.services.invitations import invitation_mail_send, invitations_purge
 from workers.base import platform_task, retry_transient, tenant_task
 from workers.leases import job_lease
 

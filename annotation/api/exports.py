@@ -12,49 +12,36 @@ from annotation.api import serializers_exports as s
 from annotation.exports.filters import export_filters_clean
 from annotation.exports.selectors import export_list
 from annotation.exports.services import export_create, export_download
-from core.errors import FieldError, InvalidInput
+from projects.api.base import ProjectAPIView, storage_in_body
 from projects.api.media import absolute_url
 from projects.api.serializers_media import SignedUrlSerializer
-from projects.models import ExportJob, StorageConnection
-from projects.selectors import project_list
+from projects.models import ExportJob
 from tenancy.api.base import OrganizationAPIView
 from tenancy.api.schema import error_response
 from tenancy.models import Role
 
 
-class ProjectExportListView(ListModelMixin, OrganizationAPIView):
+class ProjectExportListView(ListModelMixin, ProjectAPIView):
     """A project's export jobs; and starting one (it runs on a worker: follow it at exports/{id})."""
 
     serializer_class = s.ExportJobSerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER, "POST": Role.MANAGER}
+    list_model = ExportJob
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return ExportJob.objects.unscoped().none()
-        return export_list(project=self.get_by_uuid(project_list(), self.kwargs["project_id"]))
+    def list_queryset(self) -> Any:
+        return export_list(project=self.get_project(self.kwargs["project_id"]))
 
     def get(self, request: Request, project_id: str) -> Response:
         return self.list(request)
 
     @extend_schema(request=s.ExportCreateSerializer, responses={202: s.ExportJobSerializer})
     def post(self, request: Request, project_id: str) -> Response:
-        project = self.get_by_uuid(project_list(), project_id)
+        project = self.get_project(project_id)
         body = s.ExportCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         filters = export_filters_clean(export_format=data["format"], raw=dict(data.get("filters") or {}))
-        storage = None
-        if data.get("storage") is not None:
-            storage = StorageConnection.objects.filter(uuid=data["storage"]).first()
-            if storage is None:
-                raise InvalidInput(
-                    "The request has invalid fields.",
-                    errors=[
-                        FieldError(
-                            "storage", "No storage connection of this organization has this id.", "does_not_exist"
-                        )
-                    ],
-                )
+        storage = storage_in_body(data["storage"]) if data.get("storage") is not None else None
         job = export_create(
             actor=self.membership, project=project, export_format=data["format"], filters=filters, storage=storage
         )

@@ -8,31 +8,56 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotation import permissions
 from annotation.api import serializers_quality as sq
-from annotation.models import Annotation, ProjectAgreement, TaskAgreement
+from annotation.models import Annotation, TaskAgreement
+from annotation.selectors.quality import gold_accuracy_report, project_agreement
+from annotation.selectors.reviews import (
+    adjudication_queue,
+    annotation_all,
+    review_pending_for,
+    review_queue,
+    task_annotation_history,
+)
 from annotation.services import review as review_services
-from annotation.services.quality import gold_accuracy_report
 from core.api.pagination import IdCursorPagination
-from core.audit.record import audit_record
 from core.errors import FieldError, InvalidInput
+from projects.api.base import ProjectAPIView, RecordedListMixin
 from projects.api.media import MEDIA_FIELD_PARAMETER, media_field, signed_media_response
 from projects.api.serializers_media import SignedUrlSerializer
 from projects.models import Project, Task
-from projects.selectors import project_list
+from projects.selectors import task_all
 from projects.services.media import media_url_for_task
-from tenancy.api.base import OrganizationAPIView
 from tenancy.api.schema import error_response
 from tenancy.models import Role
+from tenancy.permissions import check
 
 GOLD_DAYS_DEFAULT = 30
 GOLD_DAYS_MAX = 366
+REVIEW_LEVELS = (1, 2)
 
 
-class ReviewSurfaceMixin(OrganizationAPIView):
+def _query_number(
+    request: Request, name: str, *, default: int, allowed: range | tuple[int, ...], message: str, code: str
+) -> int:
+    """A whole number from the query string, `default` when absent; one outside `allowed`, or no number at all, is a
+    400 naming the parameter."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number not in allowed:
+        raise InvalidInput("The request has invalid fields.", errors=[FieldError(name, message, code)])
+    return number
+
+
+class ReviewSurfaceMixin(ProjectAPIView):
     """Views that show annotations to the people judging them: pseudonyms only on blind projects."""
 
     project: Project
@@ -45,42 +70,48 @@ class ReviewSurfaceMixin(OrganizationAPIView):
         return context
 
     def task_by_uuid(self, task_id: str) -> Task:
-        task = self.get_by_uuid(Task.objects.select_related("project"), task_id)
+        task = self.get_by_uuid(task_all(), task_id)
         self.project = task.project
         return task
 
+    def annotation_by_uuid(self, annotation_id: str) -> Annotation:
+        annotation = self.get_by_uuid(annotation_all(), annotation_id)
+        self.project = annotation.project
+        return annotation
 
-class ProjectReviewQueueView(ListModelMixin, ReviewSurfaceMixin):
+
+class ProjectReviewQueueView(RecordedListMixin, ReviewSurfaceMixin):
     """Annotations waiting for review at one level, oldest first; the caller's own work is never among them."""
 
     serializer_class = sq.ReviewQueueItemSerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.REVIEWER}
+    list_model = Annotation
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return Annotation.objects.unscoped().none()
-        self.project = self.get_by_uuid(project_list(), self.kwargs["project_id"])
-        level = review_services.review_level_parse(self.request.query_params.get("level"))
-        review_services.review_access_check(actor=self.membership, project=self.project)
-        return review_services.review_queue(reviewer=self.membership, project=self.project, level=level)
+    level: int
 
-    def paginate_queryset(self, queryset: Any) -> Any:
-        page = super().paginate_queryset(queryset)
-        self.served = list(page) if page is not None else []
-        return page
+    def list_queryset(self) -> Any:
+        return review_queue(reviewer=self.membership, project=self.project, level=self.level)
 
     @extend_schema(
-        parameters=[OpenApiParameter("level", OpenApiTypes.INT, enum=[1, 2], description="Review level (default 1).")]
+        parameters=[
+            OpenApiParameter(
+                "level", OpenApiTypes.INT, enum=list(REVIEW_LEVELS), description="Review level (default 1)."
+            )
+        ]
     )
     def get(self, request: Request, project_id: str) -> Response:
-        response = self.list(request)
+        self.project = self.get_project(project_id)
+        self.level = _query_number(
+            request, "level", default=1, allowed=REVIEW_LEVELS, message="Must be 1 or 2.", code="invalid_choice"
+        )
+        check(permissions.review(self.membership, self.project))
         # Task data served to a reviewer is a read on record, like a task served to its annotator.
-        audit_record(
+        return self.list_recorded(
+            request,
             action="data_access.review_queue",
             target=self.project,
-            metadata={"count": len(self.served), "task_ids": sorted({str(a.task.uuid) for a in self.served})},
+            metadata=lambda served: {"count": len(served), "task_ids": sorted({str(a.task.uuid) for a in served})},
         )
-        return response
 
 
 class AnnotationReviewView(ReviewSurfaceMixin):
@@ -97,8 +128,7 @@ class AnnotationReviewView(ReviewSurfaceMixin):
         },
     )
     def post(self, request: Request, annotation_id: str) -> Response:
-        annotation = self.get_by_uuid(Annotation.objects.select_related("project"), annotation_id)
-        self.project = annotation.project
+        annotation = self.annotation_by_uuid(annotation_id)
         body = sq.ReviewInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         outcome = review_services.annotation_review(
@@ -124,48 +154,48 @@ class AnnotationMediaView(ReviewSurfaceMixin):
         "is a 404. Issuing it is a data access on record.",
     )
     def get(self, request: Request, annotation_id: str) -> Response:
-        annotation = self.get_by_uuid(Annotation.objects.select_related("project", "task"), annotation_id)
-        self.project = annotation.project
-        review_services.review_access_check(actor=self.membership, project=self.project)
+        annotation = self.annotation_by_uuid(annotation_id)
+        check(permissions.review(self.membership, self.project))
         field = media_field(request)
-        if not review_services.review_pending_for(reviewer=self.membership, annotation=annotation):
+        if not review_pending_for(reviewer=self.membership, annotation=annotation):
             raise NotFound()
         signed = media_url_for_task(actor=self.membership, task=annotation.task, field=field, on=annotation)
         return signed_media_response(request, signed)
 
 
-class TaskAnnotationListView(ListModelMixin, ReviewSurfaceMixin):
+class TaskAnnotationListView(RecordedListMixin, ReviewSurfaceMixin):
     """Every version of every annotation of a task, oldest first, with the reviews each received."""
 
     serializer_class = sq.AnnotationHistorySerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.REVIEWER}
+    list_model = Annotation
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return Annotation.objects.unscoped().none()
-        self.task = self.task_by_uuid(self.kwargs["task_id"])
-        review_services.review_access_check(actor=self.membership, project=self.project)
-        return review_services.task_annotation_history(task=self.task)
+    task: Task
+
+    def list_queryset(self) -> Any:
+        return task_annotation_history(task=self.task)
 
     def get(self, request: Request, task_id: str) -> Response:
-        response = self.list(request)
-        audit_record(
+        self.task = self.task_by_uuid(task_id)
+        check(permissions.review(self.membership, self.project))
+        return self.list_recorded(
+            request,
             action="data_access.annotation_list",
             target=self.task,
-            metadata={"project": str(self.project.uuid)},
+            metadata=lambda _served: {"project": str(self.project.uuid)},
         )
-        return response
 
 
-class ProjectAgreementView(OrganizationAPIView):
+class ProjectAgreementView(ProjectAPIView):
     """The project's agreement report as last computed (recomputed about 30 s after submits settle)."""
 
     serializer_class = sq.ProjectAgreementSerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER}
 
     def get(self, request: Request, project_id: str) -> Response:
-        project = self.get_by_uuid(project_list(), project_id)
-        agreement = ProjectAgreement.objects.filter(project=project).first()
+        check(permissions.quality_read(self.membership))
+        project = self.get_project(project_id)
+        agreement = project_agreement(project=project)
         body = {
             "project": project.uuid,
             "tasks": agreement.tasks if agreement else 0,
@@ -179,33 +209,26 @@ class LowestAgreementFirst(IdCursorPagination):
     ordering = ("score", "id")  # type: ignore[assignment]  # DRF takes a tuple; the stubs say str
 
 
-class ProjectAdjudicationListView(ListModelMixin, ReviewSurfaceMixin):
+class ProjectAdjudicationListView(RecordedListMixin, ReviewSurfaceMixin):
     """Tasks whose agreement fell below the project's threshold, lowest first, with consensus and answers."""
 
     serializer_class = sq.AdjudicationItemSerializer
     pagination_class = LowestAgreementFirst
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.REVIEWER}
+    list_model = TaskAgreement
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return TaskAgreement.objects.unscoped().none()
-        self.project = self.get_by_uuid(project_list(), self.kwargs["project_id"])
-        review_services.review_access_check(actor=self.membership, project=self.project)
-        return review_services.adjudication_queue(project=self.project)
-
-    def paginate_queryset(self, queryset: Any) -> Any:
-        page = super().paginate_queryset(queryset)
-        self.served = list(page) if page is not None else []
-        return page
+    def list_queryset(self) -> Any:
+        return adjudication_queue(project=self.project)
 
     def get(self, request: Request, project_id: str) -> Response:
-        response = self.list(request)
-        audit_record(
+        self.project = self.get_project(project_id)
+        check(permissions.review(self.membership, self.project))
+        return self.list_recorded(
+            request,
             action="data_access.adjudication_queue",
             target=self.project,
-            metadata={"count": len(self.served), "task_ids": [str(a.task.uuid) for a in self.served]},
+            metadata=lambda served: {"count": len(served), "task_ids": [str(a.task.uuid) for a in served]},
         )
-        return response
 
 
 class TaskAdjudicateView(ReviewSurfaceMixin):
@@ -232,22 +255,7 @@ class TaskAdjudicateView(ReviewSurfaceMixin):
         return Response(data, status=status.HTTP_201_CREATED)
 
 
-def _gold_days(value: Any) -> int:
-    if value is None or value == "":
-        return GOLD_DAYS_DEFAULT
-    try:
-        days = int(str(value))
-    except ValueError:
-        days = 0
-    if not 1 <= days <= GOLD_DAYS_MAX:
-        raise InvalidInput(
-            "The request has invalid fields.",
-            errors=[FieldError("days", f"Must be a whole number of days, 1 to {GOLD_DAYS_MAX}.", "invalid")],
-        )
-    return days
-
-
-class ProjectGoldAccuracyView(OrganizationAPIView):
+class ProjectGoldAccuracyView(ProjectAPIView):
     """Each annotator's gold accuracy by day, with the running figure and pause the router acts on."""
 
     serializer_class = sq.GoldAccuracyReportSerializer
@@ -264,8 +272,16 @@ class ProjectGoldAccuracyView(OrganizationAPIView):
         ]
     )
     def get(self, request: Request, project_id: str) -> Response:
-        project = self.get_by_uuid(project_list(), project_id)
-        days = _gold_days(request.query_params.get("days"))
+        check(permissions.quality_read(self.membership))
+        project = self.get_project(project_id)
+        days = _query_number(
+            request,
+            "days",
+            default=GOLD_DAYS_DEFAULT,
+            allowed=range(1, GOLD_DAYS_MAX + 1),
+            message=f"Must be a whole number of days, 1 to {GOLD_DAYS_MAX}.",
+            code="invalid",
+        )
         today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
         since = today - timedelta(days=days - 1)
         body = {

@@ -28,14 +28,15 @@ from annotation.services.progress import progress_pause, progress_unpause, proje
 from annotation.services.submit import annotation_submit
 from core.api.strict import EmptySerializer
 from core.errors import FieldError, InvalidInput
+from projects.api.base import ProjectAPIView
 from projects.api.media import MEDIA_FIELD_PARAMETER, media_field, signed_media_response
 from projects.api.serializers_media import SignedUrlSerializer
 from projects.models import Project
-from projects.selectors import project_list, task_list
+from projects.selectors import task_list
 from projects.services.media import media_url_for_task
 from tenancy.api.base import OrganizationAPIView
 from tenancy.api.schema import error_response
-from tenancy.models import Membership, Role
+from tenancy.models import Role
 from tenancy.selectors import membership_list
 
 NO_WORK_REASON_HEADER = "X-No-Work-Reason"
@@ -143,18 +144,16 @@ class AssignmentReleaseView(OwnAssignmentMixin):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ProjectAssignmentListView(ListModelMixin, OrganizationAPIView):
+class ProjectAssignmentListView(ListModelMixin, ProjectAPIView):
     """Managers: every queued and active assignment (or any state, filtered) of a project; and manual assignment."""
 
     serializer_class = s.AssignmentSerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER, "POST": Role.MANAGER}
+    list_model = Assignment
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return Assignment.objects.unscoped().none()
-        project = self.get_by_uuid(project_list(), self.kwargs["project_id"])
+    def list_queryset(self) -> Any:
         return selectors.assignment_list(
-            project=project,
+            project=self.get_project(self.kwargs["project_id"]),
             states=self.request.query_params.getlist("state"),
             annotator=self.request.query_params.get("annotator"),
         )
@@ -170,11 +169,11 @@ class ProjectAssignmentListView(ListModelMixin, OrganizationAPIView):
         },
     )
     def post(self, request: Request, project_id: str) -> Response:
-        project = self.get_by_uuid(project_list(), project_id)
+        project = self.get_project(project_id)
         body = s.AssignInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         task = self.get_by_uuid(task_list(project=project), body.validated_data["task"])
-        annotator = self.get_by_uuid(Membership.objects.all(), body.validated_data["annotator"])
+        annotator = self.get_by_uuid(membership_list(), body.validated_data["annotator"])
         assignment = assignment_assign(actor=self.membership, task=task, annotator=annotator)
         return Response(s.AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
 
@@ -199,17 +198,16 @@ class AssignmentRevokeView(OrganizationAPIView):
 # --- conflict-of-interest exclusions (managers; an annotator never sees one, least of all one naming them) ---
 
 
-class ExclusionListMixin(ListModelMixin, OrganizationAPIView):
+class ExclusionListMixin(ListModelMixin, ProjectAPIView):
     serializer_class = s.ExclusionSerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER, "POST": Role.MANAGER}
+    list_model = ConflictExclusion
 
     def scope(self) -> Project | None:
         """The project the rules are for, or None for organization-wide rules."""
         return None
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return ConflictExclusion.objects.unscoped().none()
+    def list_queryset(self) -> Any:
         return selectors.exclusion_list(project=self.scope())
 
     def create(self, request: Request) -> Response:
@@ -251,7 +249,7 @@ class ProjectExclusionListView(ExclusionListMixin):
     """The exclusions in force on a project (its own and the organization-wide ones); and adding one to it."""
 
     def scope(self) -> Project | None:
-        return self.get_by_uuid(project_list(), self.kwargs["project_id"])
+        return self.get_project(self.kwargs["project_id"])
 
     def get(self, request: Request, project_id: str) -> Response:
         return self.list(request)
@@ -274,26 +272,25 @@ class ExclusionDetailView(OrganizationAPIView):
 # --- annotators' standing on a project ---
 
 
-class ProjectProgressListView(ListModelMixin, OrganizationAPIView):
+class ProjectProgressListView(ListModelMixin, ProjectAPIView):
     """Managers: each annotator's standing on the project (served, submitted, qualification, gold, pause)."""
 
     serializer_class = s.ProgressSerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER}
+    list_model = AnnotatorProgress
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return AnnotatorProgress.objects.unscoped().none()
-        return selectors.progress_list(project=self.get_by_uuid(project_list(), self.kwargs["project_id"]))
+    def list_queryset(self) -> Any:
+        return selectors.progress_list(project=self.get_project(self.kwargs["project_id"]))
 
     def get(self, request: Request, project_id: str) -> Response:
         return self.list(request)
 
 
-class ProgressActionMixin(OrganizationAPIView):
+class ProgressActionMixin(ProjectAPIView):
     required_roles: ClassVar[dict[str, Role]] = {"POST": Role.MANAGER}
 
     def progress(self, project_id: str, member_id: str) -> AnnotatorProgress:
-        project = self.get_by_uuid(project_list(), project_id)
+        project = self.get_project(project_id)
         member = self.get_by_uuid(membership_list(), member_id)
         progress = selectors.progress_for_update(project=project, membership=member)
         if progress is None:  # the member never worked on the project: there is no standing to change
@@ -332,7 +329,7 @@ class ProgressUnpauseView(ProgressActionMixin):
         return Response(s.ProgressSerializer(progress).data)
 
 
-class ProjectDispatchView(OrganizationAPIView):
+class ProjectDispatchView(ProjectAPIView):
     serializer_class = s.DispatchResultSerializer
     required_roles: ClassVar[dict[str, Role]] = {"POST": Role.MANAGER}
 
@@ -342,7 +339,7 @@ class ProjectDispatchView(OrganizationAPIView):
         description="Fill the project's active annotators' queues now, instead of at the next periodic run.",
     )
     def post(self, request: Request, project_id: str) -> Response:
-        project = self.get_by_uuid(project_list(), project_id)
+        project = self.get_project(project_id)
         EmptySerializer(data=request.data).is_valid(raise_exception=True)
         result = project_dispatch_now(actor=self.membership, project=project)
         return Response(

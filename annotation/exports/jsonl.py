@@ -21,54 +21,17 @@ from typing import BinaryIO
 
 from django.db import connection
 
+from annotation.exports import sql
 from annotation.exports.base import ExportWriter
-from annotation.exports.records import (
-    ANNOTATION_COLUMNS,
-    CORRECTED,
-    TASK_COLUMNS,
-    ExportSource,
-    counting_annotations,
-    task_chunks,
-    tasks_in_range,
-)
+from annotation.exports.records import TASK_COLUMNS, ExportSource, counting_annotations, task_chunks, tasks_in_range
+from core.db import sql_statement
 
 # Tasks per statement: more than the record formats read at once, since a chunk is a list of short strings here.
 CHUNK_TASKS = 10_000
 
 
-def _iso(column: str) -> str:
-    """SQL for a timestamp exactly as `base.iso` writes it: UTC, microseconds only when there are any."""
-    return f"""replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '.000000Z', 'Z')"""
-
-
-# Annotations are aggregated per task before the join, so that tasks are never grouped by their (large) data. The
-# annotator's pseudonym comes from a map of membership ids passed with the statement: it is an HMAC keyed by the
-# platform's secret, which the database does not hold.
-_ANNOTATION_COLUMNS = (*ANNOTATION_COLUMNS, "assignment_id", "id")
-_LINES = f"""
-SELECT '{{"id":"' || t.uuid || '","external_id":' || to_json(t.external_id)::text || ',"data":' || t.data::text
-       || ',"created_at":"' || {_iso("t.created_at")} || '","annotations":[' || a.annotations || ']}}'
-  FROM ({{tasks}}) AS t ({", ".join(TASK_COLUMNS)})
-  JOIN (SELECT a.task_id,
-               string_agg(
-                   '{{"id":"' || a.uuid || '","result":' || a.result::text
-                   || ',"provenance":{{"schema_version":' || a.schema_version
-                   || ',"guidelines_version":' || a.guidelines_version
-                   || ',"annotator":' || (%s::jsonb -> a.annotator_id::text)::text
-                   || ',"time_spent_ms":' || a.time_spent_ms
-                   || ',"review_outcome":'
-                   || to_json(CASE WHEN a.is_correction THEN '{CORRECTED}' ELSE a.review_state END)::text
-                   || ',"version":' || a.version
-                   || ',"created_at":"' || {_iso("a.created_at")} || '"}}}}',
-                   ',' ORDER BY a.assignment_id, a.turn, a.version DESC, a.id DESC) AS annotations
-          FROM ({{annotations}}) AS a ({", ".join(_ANNOTATION_COLUMNS)})
-         GROUP BY a.task_id) AS a ON a.task_id = t.id
- ORDER BY t.id
-"""  # noqa: S608 - only our constants and column names; values are parameters
-# CSV with a delimiter and a quote that JSON text never holds (it escapes every control character), so each line
-# comes out as it is, unlike COPY's text format, which doubles backslashes. A NULL line would read \x03.
+# A NULL line reads \x03 (see sql.LINES_COPY).
 _NULL_LINE = 0x03
-_COPY = f"COPY ({_LINES}) TO STDOUT (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', NULL E'\\x03')"
 
 
 def _chunk_bounds(source: ExportSource, after: int, size: int) -> tuple[int | None, bool]:
@@ -86,11 +49,11 @@ def _copy_lines(source: ExportSource, pseudonyms: str, after: int, last: int, ou
     tasks = tasks_in_range(source.project, source.filters, after, last).order_by().values_list(*TASK_COLUMNS)
     annotations = counting_annotations(source.filters, source.upper_id, after + 1, last)
     tasks_sql, tasks_params = tasks.query.sql_with_params()
-    annotations_sql, annotations_params = annotations.values_list(*_ANNOTATION_COLUMNS).query.sql_with_params()
-    sql = _COPY.replace("{tasks}", tasks_sql).replace("{annotations}", annotations_sql)
+    annotations_sql, annotations_params = annotations.values_list(*sql.LINE_ANNOTATION_COLUMNS).query.sql_with_params()
+    statement = sql_statement(sql.LINES_COPY, tasks=tasks_sql, annotations=annotations_sql)
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        with raw.copy(sql, [*tasks_params, pseudonyms, *annotations_params]) as copy:
+        with raw.copy(statement, [*tasks_params, pseudonyms, *annotations_params]) as copy:
             for line in copy:
                 if line[0] == _NULL_LINE:
                     # Only an annotator without a pseudonym makes a line NULL; every member has one: a fault.

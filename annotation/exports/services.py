@@ -6,27 +6,24 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from annotation import permissions
 from annotation.exports.context import export_schemas
 from annotation.exports.filters import ExportFilters
 from annotation.exports.formats import WRITERS, export_filename
 from core.audit.record import audit_record
 from core.enqueue import enqueue_on_commit
-from core.errors import Conflict, FieldError, InvalidInput, NotAllowed
+from core.errors import Conflict, FieldError, InvalidInput
 from projects import config
 from projects.models import ExportFormat, ExportJob, JobState, Project, StorageConnection
 from projects.object_store import object_store
-from tenancy.models import Membership, Role
+from tenancy.models import Membership
+from tenancy.permissions import check
 
 
 @dataclass(frozen=True)
 class SignedDownload:
     url: str
     expires_at: datetime
-
-
-def _manager_check(actor: Membership) -> None:
-    if not actor.role_enum.at_least(Role.MANAGER):
-        raise NotAllowed("Exports need the manager role or higher.")
 
 
 def export_create(
@@ -38,7 +35,7 @@ def export_create(
     storage: StorageConnection | None = None,
 ) -> ExportJob:
     """Queue an export of the project's results in one format; it runs on a worker once this commits."""
-    _manager_check(actor)
+    check(permissions.export_manage(actor))
     if export_format not in ExportFormat.values:
         raise InvalidInput(f"Unknown export format {export_format!r}.")
     if storage is not None and storage.organization_id != project.organization_id:
@@ -72,7 +69,7 @@ def export_create(
 
 def export_download(*, actor: Membership, job: ExportJob, now: datetime | None = None) -> SignedDownload:
     """A short-lived signed URL of a finished export's file; handing it out is a data access on record."""
-    _manager_check(actor)
+    check(permissions.export_manage(actor))
     if job.state != JobState.SUCCEEDED:
         raise Conflict(f"This export is {job.state}; it can be downloaded once it has succeeded.")
     if job.storage is not None:

@@ -7,11 +7,10 @@ address only and follows no redirect. A failure fails the job with a message nam
 never with the remote service's own answer.
 """
 
-import hashlib
 from typing import IO
 
 from projects.models import Project, StorageConnection
-from projects.object_store import Stored
+from projects.object_store import CountingReader, Stored
 from projects.services.storage import StorageError, join_prefix, s3_client
 
 
@@ -27,27 +26,12 @@ def export_target_key(*, connection: StorageConnection, project: Project, filena
     return join_prefix(connection.prefix, f"annotate-exports/{project.uuid}/{filename}")
 
 
-class _Hashing:
-    """Counts and hashes what the S3 client reads from the spool."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream = stream
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.stream.read(size)
-        self.digest.update(chunk)
-        self.size += len(chunk)
-        return chunk
-
-
 def export_target_put(
     *, connection: StorageConnection, project: Project, filename: str, stream: IO[bytes], content_type: str
 ) -> Stored:
     """Upload the export to the connection's bucket; returns its key there, size and SHA-256."""
     key = export_target_key(connection=connection, project=project, filename=filename)
-    body = _Hashing(stream)
+    body = CountingReader(stream)
     try:
         s3_client(connection).put(key, body, content_type)  # type: ignore[arg-type]
     except StorageError as exc:

@@ -6,13 +6,15 @@ from django.urls import reverse
 
 from annotation.selectors.my_work import member_work
 from core.audit.record import audit_record_denied
+from projects import permissions
 from projects import selectors as project_selectors
-from projects import services as project_services
 from projects.forms import ProjectForm
 from projects.models import Project
+from projects.services.projects import project_create
 from tenancy import selectors
-from tenancy.models import Membership, Role
+from tenancy.models import Membership
 from tenancy.pages.base import form_save, organization_page
+from tenancy.permissions import allows
 
 
 def _project_created(project: Project) -> str:
@@ -31,7 +33,7 @@ def _after_project_create(project: Project) -> str:
 
 @organization_page
 def home(request: HttpRequest, membership: Membership) -> HttpResponse:
-    can_manage = membership.role_enum.at_least(Role.MANAGER)
+    can_manage = allows(permissions.project_create(membership))
     form = ProjectForm(request.POST or None) if can_manage else None
     if request.method == "POST":
         if form is None:
@@ -45,7 +47,7 @@ def home(request: HttpRequest, membership: Membership) -> HttpResponse:
         saved = form_save(
             request,
             form,
-            lambda data: project_services.project_create(actor=membership, **data),
+            lambda data: project_create(actor=membership, **data),
             success=_project_created,
             to=_after_project_create,
         )

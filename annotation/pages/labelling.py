@@ -9,29 +9,22 @@ it, its label schema and guidelines.
 import uuid
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotation.models import Annotation, ReviewState
-from annotation.services.review import review_access_check
-from core.errors import NotAllowed
+from annotation import permissions
+from annotation.selectors.reviews import review_pending
+from projects import permissions as project_permissions
 from projects.models import Project
+from projects.pages import project_or_404
 from projects.selectors import project_has_label_fields, project_list
 from tenancy.models import Membership, Role
 from tenancy.pages.base import page_forbidden, role_page
+from tenancy.permissions import allows
 
 # How often the page renews its lease, as a share of the lease: a third leaves two missed beats of slack.
 HEARTBEAT_SHARE = 3
 HEARTBEAT_MAX_SECONDS = 60
-
-
-def _project(project_id: uuid.UUID) -> Project:
-    """A project of the session's organization (the tenant manager scopes the lookup); else 404, which role_page
-    answers and records."""
-    project = project_list().filter(uuid=project_id).first()
-    if project is None:
-        raise Http404("No such project.")
-    return project
 
 
 def _page_settings(project: Project) -> dict[str, Any]:
@@ -48,7 +41,7 @@ def _page_settings(project: Project) -> dict[str, Any]:
 @role_page(Role.ANNOTATOR)
 def label_workspace(request: HttpRequest, membership: Membership, project_id: uuid.UUID) -> HttpResponse:
     """The labelling page: one task at a time, served by `POST projects/{id}/next`."""
-    project = _project(project_id)
+    project = project_or_404(project_id)
     has_form = project_has_label_fields(project=project)
     return render(
         request,
@@ -61,8 +54,8 @@ def label_workspace(request: HttpRequest, membership: Membership, project_id: uu
             "settings": _page_settings(project),
             "has_form": has_form,
             "project_id": project.uuid,
-            # The schema page is a manager's (projects.pages.project_page): only they are sent there.
-            "can_define_fields": not has_form and membership.role_enum.at_least(Role.MANAGER),
+            # Only those who may change the schema are sent to its page.
+            "can_define_fields": not has_form and allows(project_permissions.project_change(membership)),
         },
     )
 
@@ -71,16 +64,9 @@ def _review_projects(membership: Membership) -> list[dict[str, Any]]:
     """The projects this reviewer may review, with how many annotations wait at each level."""
     rows = []
     for project in project_list().exclude(review_mode="none").order_by("name"):
-        try:
-            review_access_check(actor=membership, project=project)
-        except NotAllowed:
+        if not allows(permissions.review(membership, project)):
             continue
-        pending = (
-            Annotation.objects.filter(project=project, review_state=ReviewState.PENDING)
-            .exclude(annotator=membership)
-            .exclude(assignment__annotator=membership)
-            .exclude(reviews__reviewer=membership)
-        )
+        pending = review_pending(reviewer=membership, project=project)
         rows.append(
             {
                 "project": project,
@@ -103,11 +89,10 @@ def review_queue(request: HttpRequest, membership: Membership) -> HttpResponse:
 @role_page(Role.REVIEWER)
 def review_workspace(request: HttpRequest, membership: Membership, project_id: uuid.UUID) -> HttpResponse:
     """Accept, reject or correct the project's annotations one by one, oldest first."""
-    project = _project(project_id)
-    try:
-        review_access_check(actor=membership, project=project)
-    except NotAllowed as exc:
-        return page_forbidden(request, membership, reason=exc.message)
+    project = project_or_404(project_id)
+    refusal = permissions.review(membership, project)
+    if refusal is not None:
+        return page_forbidden(request, membership, reason=refusal)
     level = 2 if request.GET.get("level") == "2" and project.review_levels > 1 else 1
     return render(
         request,

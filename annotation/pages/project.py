@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Count, F, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -15,14 +14,15 @@ from annotation.exports.filters import export_filters_clean
 from annotation.exports.selectors import export_list
 from annotation.exports.services import export_create, export_download
 from annotation.forms import ExportForm
-from annotation.models import AssignmentState, ProjectAgreement
+from annotation.models import AssignmentState
 from annotation.selectors import assignments as annotation_selectors
+from annotation.selectors.quality import project_agreement
 from annotation.services.leases import assignment_revoke
 from core.errors import DomainError
 from projects.imports.selectors import import_list
 from projects.models import Project
 from projects.pages import RECENT_JOBS, is_htmx, job_rows, project_page, project_render, project_url
-from projects.selectors import project_has_label_fields, task_list
+from projects.selectors import project_has_label_fields, task_counts
 from tenancy.models import Membership
 from tenancy.pages.base import action_run, form_save
 
@@ -31,11 +31,7 @@ from tenancy.pages.base import action_run, form_save
 @project_page
 def project_overview(request: HttpRequest, membership: Membership, project: Project) -> HttpResponse:
     """Where the project stands: tasks done and open, live work, the latest imports and exports."""
-    counts = task_list(project=project).aggregate(
-        total=Count("id"),
-        done=Count("id", filter=Q(done__gte=F("overlap"))),
-        gold=Count("id", filter=Q(is_gold=True)),
-    )
+    counts = task_counts(project=project)
     live = annotation_selectors.assignment_list(project=project, states=[]).count()
     return project_render(
         request,
@@ -91,7 +87,7 @@ def _percent(value: Any) -> float | None:
 @project_page
 def project_quality(request: HttpRequest, membership: Membership, project: Project) -> HttpResponse:
     """Agreement per field (Krippendorff's alpha) and each annotator's gold accuracy, as bars."""
-    agreement = ProjectAgreement.objects.filter(project=project).first()
+    agreement = project_agreement(project=project)
     report = agreement.report if agreement else {}
     fields = [
         {
@@ -110,7 +106,7 @@ def project_quality(request: HttpRequest, membership: Membership, project: Proje
             "percent": _percent(p.gold_score_sum / p.gold_scored) if p.gold_scored else None,
             "paused": p.paused_at is not None,
         }
-        for p in annotation_selectors.progress_list(project=project).select_related("annotator__user")
+        for p in annotation_selectors.progress_list(project=project)
     ]
     threshold = _percent(project.gold_min_accuracy)
     return project_render(

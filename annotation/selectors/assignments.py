@@ -7,11 +7,20 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from annotation import sql
 from annotation.models import AnnotatorProgress, Assignment, AssignmentState, ConflictExclusion
 from core.context import current_organization_id
-from core.db import prepared_cursor, row_columns, row_instance
+from core.db import prepared_cursor, row_instance
 from projects.models import Project
 from tenancy.models import Membership
+
+
+def uuid_or_none(value: Any) -> uuid.UUID | None:
+    """`value` read as a public id; None when it is not one, so that a malformed id finds nothing, as a missing one."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def assignment_list(*, project: Project, states: list[str], annotator: Any = None) -> "QuerySet[Assignment]":
@@ -19,26 +28,19 @@ def assignment_list(*, project: Project, states: list[str], annotator: Any = Non
     wanted = [s for s in states if s in AssignmentState.values] or [AssignmentState.QUEUED, AssignmentState.ACTIVE]
     rows = Assignment.objects.filter(project=project, state__in=wanted)
     if annotator:
-        try:
-            rows = rows.filter(annotator__uuid=uuid.UUID(str(annotator)))
-        except ValueError:
-            rows = rows.none()
+        annotator_id = uuid_or_none(annotator)
+        rows = rows.none() if annotator_id is None else rows.filter(annotator__uuid=annotator_id)
     return rows.select_related("task", "project", "annotator__user").order_by("-id")
 
 
 def project_to_claim(*, project_id: Any) -> Project | None:
     """The project of the organization in context with this public id, for a claim; None for a malformed, missing
     or foreign id. The same row project_list() would give, read with a statement planned once per connection."""
-    try:
-        public_id = uuid.UUID(str(project_id))
-    except ValueError:
+    public_id = uuid_or_none(project_id)
+    if public_id is None:
         return None
     with prepared_cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(row_columns(Project, 'p'))} FROM {Project._meta.db_table} p"  # noqa: S608
-            " WHERE p.uuid = %s AND p.organization_id = %s",
-            [public_id, current_organization_id()],
-        )
+        cursor.execute(sql.PROJECT_TO_CLAIM, {"uuid": public_id, "organization": current_organization_id()})
         row = cursor.fetchone()
     return None if row is None else row_instance(Project, row)
 
@@ -74,9 +76,8 @@ def progress_for_update(*, project: Project, membership: Membership) -> Annotato
 
 def held_assignment(*, actor: Membership, assignment_uuid: Any, now: datetime | None = None) -> Assignment | None:
     """The actor's own assignment whose lease is live now; None for anyone else's, a finished or lapsed one."""
-    try:
-        public_id = uuid.UUID(str(assignment_uuid))
-    except ValueError:
+    public_id = uuid_or_none(assignment_uuid)
+    if public_id is None:
         return None
     return (
         Assignment.objects.select_related("task", "project")

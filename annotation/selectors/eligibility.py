@@ -12,11 +12,12 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from annotation import sql
 from annotation.models import ConflictExclusion
 from core.context import current_organization_id
 from core.db import prepared_cursor
 from projects.models import Project
-from tenancy.models import Membership, MemberSkill, Skill
+from tenancy.models import Membership, MemberSkill
 
 
 @dataclass(frozen=True)
@@ -66,31 +67,32 @@ def exclusion_applies(*, membership: Membership, project: Project) -> ConflictEx
     return None
 
 
-def _rule_names(membership: Membership, rule_member: int | None, attribute: str, value: str) -> bool:
-    """Whether an exclusion rule (naming the member, or an attribute value) applies to this member."""
-    if rule_member is not None:
-        return rule_member == membership.pk
+def member_holds(membership: Membership, *, attribute: str, value: str) -> bool:
+    """Whether the member's attribute has this value (case-insensitively; in a list, any of its entries)."""
     attributes = membership.attributes if isinstance(membership.attributes, dict) else {}
     held = attributes.get(attribute)
     values = held if isinstance(held, list) else [held]
     return any(str(v).casefold() == value.casefold() for v in values if v is not None)
 
 
+def _rule_names(membership: Membership, rule_member: int | None, attribute: str, value: str) -> bool:
+    """Whether an exclusion rule (naming the member, or an attribute value) applies to this member."""
+    if rule_member is not None:
+        return rule_member == membership.pk
+    return member_holds(membership, attribute=attribute, value=value)
+
+
+def exclusion_applies_to(exclusion: ConflictExclusion, membership: Membership) -> bool:
+    """Whether this one rule keeps the member out, whichever projects it covers."""
+    return _rule_names(membership, exclusion.membership_id, exclusion.attribute, exclusion.value)
+
+
 def member_routing_facts(*, membership: Membership, project: Project, now: datetime) -> tuple[MemberProfile, bool]:
     """The member's routing profile and whether an exclusion keeps them off the project, read in one statement:
     what member_profile() and exclusion_applies() read, for the claim, which needs both on every call."""
-    skills, rules = MemberSkill._meta.db_table, ConflictExclusion._meta.db_table
     with prepared_cursor() as cursor:
         cursor.execute(
-            # The organization filter is the one the scoped managers add; row-level security applies as well.
-            "SELECT (SELECT coalesce(jsonb_object_agg(s.name, ms.level), '{}'::jsonb)"  # noqa: S608 - our tables
-            f"  FROM {skills} ms JOIN {Skill._meta.db_table} s ON s.id = ms.skill_id"
-            "  WHERE ms.organization_id = %(organization)s AND ms.membership_id = %(member)s"
-            "  AND (ms.expires_at IS NULL OR ms.expires_at > %(now)s)),"
-            " (SELECT coalesce(jsonb_agg(jsonb_build_array(e.membership_id, e.attribute, e.value)), '[]'::jsonb)"
-            f"  FROM {rules} e WHERE e.organization_id = %(organization)s"
-            "  AND (e.project_id = %(project)s OR e.project_id IS NULL)"
-            "  AND (e.membership_id = %(member)s OR e.membership_id IS NULL))",
+            sql.MEMBER_ROUTING_FACTS,
             {"organization": current_organization_id(), "member": membership.pk, "project": project.pk, "now": now},
         )
         row = cursor.fetchone()

@@ -13,15 +13,14 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any, Literal
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotation import sql
 from annotation.models import (
-    LIVE_STATES,
     AnnotatorProgress,
     Assignment,
     AssignmentSource,
@@ -31,7 +30,7 @@ from annotation.models import (
 from annotation.selectors.eligibility import MemberProfile, Refusal, member_routing_facts, project_refusal
 from annotation.services.leases import assignment_revoke, assignments_expire
 from core.audit.record import Record, audit_record_all
-from core.db import prepared_cursor, row_columns, row_instance
+from core.db import prepared_cursor, row_instance
 from projects.models import Project, Task
 from tenancy.models import Membership
 
@@ -150,14 +149,7 @@ def _lock_progress(
     with prepared_cursor() as cursor:
         # One statement creates or locks the row (ON CONFLICT DO UPDATE takes the row lock).
         cursor.execute(
-            f"INSERT INTO {AnnotatorProgress._meta.db_table} AS p (organization_id, uuid, created_at, updated_at,"  # noqa: S608
-            " project_id, annotator_id, served, gold_served, submitted, qualification_state,"
-            " qualification_answered, qualification_score, qualification_attempts, gold_scored, gold_score_sum,"
-            " paused_reason, last_seen_at)"
-            " VALUES (%(organization)s, %(uuid)s, %(now)s, %(now)s, %(project)s, %(member)s, 0, 0, 0, %(state)s,"
-            " 0, 0, 0, 0, 0, '', %(now)s)"
-            " ON CONFLICT (project_id, annotator_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at"
-            f" RETURNING {', '.join(row_columns(AnnotatorProgress, 'p'))}",
+            sql.PROGRESS_LOCK,
             {
                 "organization": project.organization_id,
                 "uuid": uuid.uuid4(),
@@ -173,12 +165,7 @@ def _lock_progress(
         # A statement of its own, after the lock: its snapshot includes the work of a concurrent claim of the
         # same member that held the lock a moment ago (one statement would still see the world before it).
         cursor.execute(
-            f"SELECT {', '.join(row_columns(Assignment, 'a'))}, {', '.join(row_columns(Task, 't'))}"  # noqa: S608
-            f" FROM {Assignment._meta.db_table} a JOIN {Task._meta.db_table} t ON t.id = a.task_id"
-            " WHERE a.organization_id = %(organization)s AND a.annotator_id = %(member)s"
-            " AND a.project_id = %(project)s"
-            # Spelled out rather than a parameter, so that the planner can use the index of live work only.
-            f" AND a.state IN ({', '.join(repr(state.value) for state in LIVE_STATES)}) ORDER BY a.id",
+            sql.LIVE_ASSIGNMENTS,
             {"organization": project.organization_id, "member": membership.pk, "project": project.pk},
         )
         rows = cursor.fetchall()
@@ -245,16 +232,10 @@ def _claim_from_pools(
     return claim_task(project=project, progress=progress, profile=profile, pool="live", now=now)
 
 
-_POOL_FILTER: dict[Pool, str] = {
-    "live": "t.taken < t.overlap AND NOT t.is_gold",
-    "gold": "t.is_gold AND NOT t.qualification",
-    "qualification": "t.is_gold AND t.qualification",
-}
-_POOL_ORDER: dict[Pool, str] = {
-    # Priority first, then breadth-first: tasks others already started finish before new ones open.
-    "live": "t.priority DESC, t.taken DESC, t.id",
-    "gold": "t.id",
-    "qualification": "t.id",
+_CLAIM_SQL: dict[Pool, str] = {
+    "live": sql.CLAIM_LIVE,
+    "gold": sql.CLAIM_GOLD,
+    "qualification": sql.CLAIM_QUALIFICATION,
 }
 
 
@@ -288,7 +269,7 @@ def claim_task(
     width = len(Assignment._meta.concrete_fields)
     for _ in range(CLAIM_ATTEMPTS):
         with prepared_cursor() as cursor:
-            cursor.execute(_claim_sql(pool), params)
+            cursor.execute(_CLAIM_SQL[pool], params)
             row = cursor.fetchone()
         if row is None:
             return None  # nothing eligible is open
@@ -299,38 +280,3 @@ def claim_task(
             return assignment
     logger.warning("assignment.claim_conflicts", extra={"project": project.pk, "attempts": CLAIM_ATTEMPTS})
     return None
-
-
-@cache
-def _claim_sql(pool: Pool) -> str:
-    tasks = Task._meta.db_table
-    assignments = Assignment._meta.db_table
-    progress = AnnotatorProgress._meta.db_table
-    assignment_columns = ", ".join(row_columns(Assignment, "ins"))
-    task_columns = ", ".join(row_columns(Task, "bump"))
-    return (
-        f"WITH pick AS (SELECT t.id FROM {tasks} t"  # noqa: S608 - table names are ours, values are parameters
-        f" WHERE t.project_id = %(project)s AND {_POOL_FILTER[pool]}"
-        # OFFSET 0 keeps this a probe of the (task, annotator) unique index per candidate: as a join, the planner
-        # may read the member's whole history first, a cost that grows with every task they do.
-        f" AND NOT EXISTS (SELECT 1 FROM {assignments} a WHERE a.task_id = t.id AND a.annotator_id = %(member)s"
-        " OFFSET 0)"
-        " AND (t.required_skills = '{}'::jsonb OR NOT EXISTS ("
-        "  SELECT 1 FROM jsonb_each_text(t.required_skills) r"
-        "  WHERE COALESCE((%(skills)s::jsonb ->> r.key)::int, 0) < r.value::int))"
-        " AND (t.language = '' OR lower(t.language) = ANY(%(languages)s))"
-        f" ORDER BY {_POOL_ORDER[pool]} LIMIT 1 FOR UPDATE OF t SKIP LOCKED),"
-        # The insert comes before the count: if the dispatcher queued this very task for the member a moment
-        # ago, ON CONFLICT leaves both rows as they are and the counter is not raised for nothing.
-        f" ins AS (INSERT INTO {assignments} (organization_id, uuid, created_at, project_id, task_id, annotator_id,"
-        "  state, source, is_gold, lease_token, lease_expires_at, claimed_at, reason)"
-        " SELECT t.organization_id, gen_random_uuid(), %(now)s, t.project_id, t.id, %(member)s, 'active',"
-        f"  %(source)s, t.is_gold, %(token)s, %(expires)s, %(now)s, '' FROM {tasks} t JOIN pick ON pick.id = t.id"
-        f"  ON CONFLICT (task_id, annotator_id) DO NOTHING RETURNING {assignments}.*),"
-        f" bump AS (UPDATE {tasks} t SET taken = t.taken + 1 FROM ins WHERE t.id = ins.task_id RETURNING t.*),"
-        f" served AS (UPDATE {progress} p SET served = p.served + 1,"
-        "  gold_served = p.gold_served + (bump.is_gold AND NOT bump.qualification)::int"
-        "  FROM bump WHERE p.id = %(progress)s)"
-        # A row with no assignment: a task was picked but the insert met the unique pair (see CLAIM_ATTEMPTS).
-        f" SELECT pick.id, {assignment_columns}, {task_columns} FROM pick LEFT JOIN ins ON true LEFT JOIN bump ON true"
-    )

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from annotation import config
+from annotation import config, permissions, sql
 from annotation.models import LIVE_STATES, AnnotatorProgress, Assignment, AssignmentSource, AssignmentState
 from annotation.selectors.eligibility import MemberProfile, member_profile, project_refusal
 from annotation.services.leases import assignment_revoke
@@ -23,6 +23,7 @@ from core.enqueue import enqueue_coalesced
 from core.errors import Conflict, InvalidInput
 from projects.models import Project, Task
 from tenancy.models import Membership
+from tenancy.permissions import check
 
 logger = logging.getLogger(__name__)
 
@@ -33,21 +34,9 @@ def assignment_queue(
     """Reserve one of the task's slots for the member (state queued). None when the task is full or the member
     already had it. Lock, insert, count in one statement, so it can race claims and other dispatchers safely."""
     now = now or timezone.now()
-    tasks = Task._meta.db_table
-    assignments = Assignment._meta.db_table
-    sql = (
-        f"WITH slot AS (SELECT t.id, t.organization_id, t.project_id, t.is_gold FROM {tasks} t"  # noqa: S608
-        "  WHERE t.id = %(task)s AND t.taken < t.overlap FOR UPDATE),"
-        f" ins AS (INSERT INTO {assignments} (organization_id, uuid, created_at, project_id, task_id, annotator_id,"
-        "  state, source, is_gold, assigned_by_id, reason)"
-        " SELECT organization_id, gen_random_uuid(), %(now)s, project_id, id, %(member)s, 'queued', %(source)s,"
-        "  is_gold, %(by)s, '' FROM slot ON CONFLICT (task_id, annotator_id) DO NOTHING RETURNING id, task_id),"
-        f" bump AS (UPDATE {tasks} t SET taken = t.taken + 1 FROM ins WHERE t.id = ins.task_id)"
-        " SELECT id FROM ins"
-    )
     with connection.cursor() as cursor:
         cursor.execute(
-            sql,
+            sql.ASSIGNMENT_QUEUE,
             {
                 "task": task.pk,
                 "member": membership.pk,
@@ -64,6 +53,7 @@ def assignment_queue(
 
 def assignment_assign(*, actor: Membership, task: Task, annotator: Membership) -> Assignment:
     """A manager puts a task in a named annotator's queue; eligibility and overlap still hold."""
+    check(permissions.assignment_assign(actor))
     project = task.project
     profile = member_profile(membership=annotator)
     refusal = project_refusal(membership=annotator, project=project, profile=profile)

@@ -10,32 +10,21 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from annotation import permissions
 from annotation.models import LIVE_STATES, Assignment, ConflictExclusion
+from annotation.selectors.eligibility import member_holds
 from annotation.services.dispatch import dispatch_soon, projects_needing_dispatch
 from annotation.services.leases import assignment_revoke
 from core.audit.record import audit_record
-from core.errors import Conflict, ErrorList, NotAllowed
+from core.errors import Conflict, ErrorList
 from projects.models import Project
-from tenancy.models import Membership, Role
-from tenancy.services import ATTRIBUTE_KEY, ATTRIBUTE_VALUE_MAX
+from tenancy.models import Membership
+from tenancy.permissions import check
+from tenancy.services.members import ATTRIBUTE_KEY, ATTRIBUTE_VALUE_MAX
 
 logger = logging.getLogger(__name__)
 
 REVOKE_REASON = "conflict-of-interest exclusion"
-
-
-def member_holds(membership: Membership, *, attribute: str, value: str) -> bool:
-    """Whether the member's attribute has this value (case-insensitively; in a list, any of its entries)."""
-    attributes = membership.attributes if isinstance(membership.attributes, dict) else {}
-    held = attributes.get(attribute)
-    values = held if isinstance(held, list) else [held]
-    return any(str(v).casefold() == value.casefold() for v in values if v is not None)
-
-
-def exclusion_applies_to(exclusion: ConflictExclusion, membership: Membership) -> bool:
-    if exclusion.membership_id is not None:
-        return exclusion.membership_id == membership.pk
-    return member_holds(membership, attribute=exclusion.attribute, value=exclusion.value)
 
 
 def _clean(*, membership: Membership | None, attribute: str, value: str) -> tuple[str, str]:
@@ -57,11 +46,6 @@ def _clean(*, membership: Membership | None, attribute: str, value: str) -> tupl
     return attribute, value
 
 
-def _check_may_manage(actor: Membership) -> None:
-    if not actor.role_enum.at_least(Role.MANAGER):
-        raise NotAllowed("Only managers, admins and owners may manage conflict-of-interest exclusions.")
-
-
 def exclusion_create(
     *,
     actor: Membership,
@@ -72,7 +56,7 @@ def exclusion_create(
     reason: str = "",
 ) -> ConflictExclusion:
     """Add a rule keeping a member (or an attribute value) off `project`, or off every project when it is None."""
-    _check_may_manage(actor)
+    check(permissions.exclusion_create(actor))
     attribute, value = _clean(membership=membership, attribute=attribute, value=value)
     same = ConflictExclusion.objects.filter(project=project, membership=membership, attribute=attribute)
     if attribute:
@@ -139,10 +123,8 @@ def _revoke_excluded_work(*, actor: Membership, exclusion: ConflictExclusion) ->
 
 
 def exclusion_delete(*, actor: Membership, exclusion: ConflictExclusion) -> None:
-    """Remove a rule. Nobody lifts a rule that keeps themselves off work: that is the conflict it guards."""
-    _check_may_manage(actor)
-    if exclusion_applies_to(exclusion, actor):
-        raise NotAllowed("This exclusion applies to you; another manager must remove it.")
+    """Remove a rule; never by a member it keeps off work (annotation.permissions.exclusion_delete)."""
+    check(permissions.exclusion_delete(actor, exclusion))
     project = exclusion.project
     with transaction.atomic():
         audit_record(

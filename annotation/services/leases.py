@@ -5,7 +5,6 @@ transaction, so the task can go to someone else; a submit keeps the slot (the wo
 """
 
 import logging
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,13 +12,16 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotation import permissions, sql
 from annotation.models import LIVE_STATES, Assignment, AssignmentState
+from annotation.selectors.assignments import uuid_or_none
 from core.audit.record import audit_record
 from core.context import current_organization_id
-from core.db import prepared_cursor, row_columns, row_instance
+from core.db import prepared_cursor, row_instance
 from core.errors import Conflict
 from projects.models import Project, Task
 from tenancy.models import Membership
+from tenancy.permissions import check
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +34,7 @@ class LeaseLost(Conflict):
 
 def lease_check(*, assignment: Assignment, lease_token: Any) -> None:
     """Refuse a stale or foreign lease token; the assignment must be locked by the caller."""
-    try:
-        presented = uuid.UUID(str(lease_token))
-    except ValueError:
-        presented = None
+    presented = uuid_or_none(lease_token)
     if assignment.state != AssignmentState.ACTIVE or assignment.lease_token != presented:
         raise LeaseLost(
             "This lease is no longer yours: it expired, was revoked or replaced. Your work was not saved; "
@@ -45,19 +44,14 @@ def lease_check(*, assignment: Assignment, lease_token: Any) -> None:
 
 def own_assignment_for_update(*, actor: Membership, assignment_uuid: Any) -> Assignment | None:
     """The actor's own assignment, locked; None when it does not exist or is someone else's."""
-    try:
-        public_id = uuid.UUID(str(assignment_uuid))
-    except ValueError:
+    public_id = uuid_or_none(assignment_uuid)
+    if public_id is None:
         return None
     # By hand, planned once per connection: every heartbeat and submit starts with it.
     with prepared_cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join(row_columns(Assignment, 'a'))}, {', '.join(row_columns(Task, 't'))},"  # noqa: S608
-            f" {', '.join(row_columns(Project, 'p'))} FROM {Assignment._meta.db_table} a"
-            f" JOIN {Task._meta.db_table} t ON t.id = a.task_id"
-            f" JOIN {Project._meta.db_table} p ON p.id = a.project_id"
-            " WHERE a.uuid = %s AND a.annotator_id = %s AND a.organization_id = %s FOR UPDATE OF a",
-            [public_id, actor.pk, current_organization_id()],
+            sql.OWN_ASSIGNMENT_FOR_UPDATE,
+            {"uuid": public_id, "member": actor.pk, "organization": current_organization_id()},
         )
         row = cursor.fetchone()
     if row is None:
@@ -118,7 +112,10 @@ def assignment_release(*, assignment: Assignment, lease_token: Any, now: datetim
 
 
 def assignment_revoke(*, actor: Membership | None, assignment: Assignment, reason: str = "") -> Assignment:
-    """A manager takes a queued or leased task back from its annotator; the slot returns to the pool."""
+    """A manager takes a queued or leased task back from its annotator; the slot returns to the pool. Without an
+    actor, the platform does (a reservation nobody came for, a member no longer eligible)."""
+    if actor is not None:
+        check(permissions.assignment_revoke(actor))
     if assignment.state not in LIVE_STATES:
         raise Conflict(f"Only a queued or active assignment can be revoked; this one is {assignment.state}.")
     with transaction.atomic():
@@ -134,21 +131,9 @@ def assignments_expire(*, ids: list[int] | None = None, now: datetime | None = N
     two reapers never expire the same lease twice.
     """
     now = now or timezone.now()
-    assignments = Assignment._meta.db_table
-    tasks = Task._meta.db_table
-    only = "AND a.id = ANY(%(ids)s)" if ids is not None else ""
-    sql = (
-        f"WITH lapsed AS (SELECT a.id FROM {assignments} a WHERE a.state = 'active'"  # noqa: S608
-        f" AND a.lease_expires_at <= %(now)s {only} ORDER BY a.lease_expires_at LIMIT %(limit)s"
-        " FOR UPDATE SKIP LOCKED),"
-        f" gone AS (UPDATE {assignments} a SET state = 'expired', finished_at = %(now)s, lease_token = NULL,"
-        "  lease_expires_at = NULL FROM lapsed WHERE a.id = lapsed.id RETURNING a.id, a.uuid, a.task_id),"
-        f" freed AS (UPDATE {tasks} t SET taken = t.taken - g.n"
-        "  FROM (SELECT task_id, count(*) AS n FROM gone GROUP BY task_id) g WHERE t.id = g.task_id)"
-        " SELECT uuid, task_id FROM gone"
-    )
+    statement = sql.LEASES_EXPIRE if ids is None else sql.LEASES_EXPIRE_AMONG
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, {"now": now, "ids": ids or [], "limit": limit})
+        cursor.execute(statement, {"now": now, "ids": ids or [], "limit": limit})
         expired = cursor.fetchall()
         if expired:
             _record_expiry([str(row[0]) for row in expired])

@@ -1,28 +1,25 @@
 """Managers' control of annotators' standing on a project: pause, unpause, and a dispatch run on demand.
 
 A pause here is per project (gold accuracy fell below the project's threshold, or a manager stopped someone);
-the organization-wide pause of a member is `tenancy.services.membership_pause`.
+the organization-wide pause of a member is `tenancy.services.members.membership_pause`.
 """
 
 from django.db import transaction
 from django.utils import timezone
 
+from annotation import permissions
 from annotation.models import AnnotatorProgress
 from annotation.services.dispatch import DispatchResult, dispatch_soon, project_dispatch
 from core.audit.record import audit_record
-from core.errors import Conflict, NotAllowed
+from core.errors import Conflict
 from projects.models import Project
-from tenancy.models import Membership, Role
-
-
-def _check_may_manage(actor: Membership) -> None:
-    if not actor.role_enum.at_least(Role.MANAGER):
-        raise NotAllowed("Only managers, admins and owners may change annotators' standing.")
+from tenancy.models import Membership
+from tenancy.permissions import check
 
 
 def progress_pause(*, actor: Membership, progress: AnnotatorProgress, reason: str = "") -> AnnotatorProgress:
     """Stop serving the annotator new work on this project; a paused one only gets a new reason."""
-    _check_may_manage(actor)
+    check(permissions.progress_pause(actor))
     reason = reason.strip()[:300]
     if progress.paused_at is not None and progress.paused_reason == reason:
         return progress
@@ -46,9 +43,7 @@ def progress_unpause(*, actor: Membership, progress: AnnotatorProgress) -> Annot
 
     The gold tally restarts: otherwise the very next gold task would judge the old accuracy and pause again.
     """
-    _check_may_manage(actor)
-    if progress.annotator_id == actor.pk:
-        raise NotAllowed("You cannot lift your own pause; ask another manager.")
+    check(permissions.progress_unpause(actor, progress))
     if progress.paused_at is None:
         raise Conflict(f"{progress.annotator.user.email} is not paused on this project.")
     before = {
@@ -79,7 +74,7 @@ def progress_unpause(*, actor: Membership, progress: AnnotatorProgress) -> Annot
 
 def project_dispatch_now(*, actor: Membership, project: Project) -> DispatchResult:
     """Run the dispatcher for the project now, instead of at the next beat; the run is recorded with its counts."""
-    _check_may_manage(actor)
+    check(permissions.project_dispatch(actor))
     with transaction.atomic():
         result = project_dispatch(project=project)
         audit_record(

@@ -1,5 +1,5 @@
-"""Agreement recomputed from the stored annotations: per task (scores, consensus, the adjudication flag), per
-project (alpha per field, kappa per annotator pair), and the gold-accuracy report.
+"""Agreement recomputed from the stored annotations: per task (scores, consensus, the adjudication flag) and per
+project (alpha per field, kappa per annotator pair). The reports are read through annotation.selectors.quality.
 
 What counts as an annotator's answer on a task: the newest version of the chain their annotation started. A
 reviewer's correction continues the chain of the annotation it corrects (so it replaces that answer rather than
@@ -11,20 +11,16 @@ same thing.
 import logging
 import math
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Avg, Count
-from django.db.models.functions import TruncDate
 from django.utils.crypto import salted_hmac
 
 from annotation.models import (
     Adjudication,
     Annotation,
-    AnnotatorProgress,
     ProjectAgreement,
     ReviewState,
     TaskAgreement,
@@ -256,62 +252,3 @@ def project_agreement_soon(*, organization_id: int, project_id: int) -> bool:
     return enqueue_coalesced(
         "quality.project_agreement", organization_id, project_id, within_seconds=window, countdown=window + 2
     )
-
-
-# --- gold accuracy ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GoldDay:
-    day: date
-    scored: int
-    accuracy: float
-
-
-@dataclass(frozen=True)
-class GoldAccuracy:
-    """One annotator's gold record on a project: overall (as the pause rule sees it), by day, and the pause."""
-
-    annotator: Membership
-    gold_scored: int
-    accuracy: float | None
-    qualification_state: str
-    paused_at: datetime | None
-    paused_reason: str
-    by_day: list[GoldDay] = field(default_factory=list)
-
-
-def gold_accuracy_report(*, project: Project, since: datetime) -> list[GoldAccuracy]:
-    """Per annotator: gold accuracy by UTC day since `since` (live gold tasks, not the qualification test), with
-    the running figures and the pause state the router acts on. Annotators ordered by member id."""
-    days = (
-        Annotation.objects.filter(
-            project=project, is_gold=True, gold_score__isnull=False, task__qualification=False, created_at__gte=since
-        )
-        .annotate(day=TruncDate("created_at", tzinfo=UTC))
-        .values("annotator_id", "day")
-        .annotate(scored=Count("id"), accuracy=Avg("gold_score"))
-        .order_by("annotator_id", "day")
-    )
-    by_member: dict[int, list[GoldDay]] = {}
-    for row in days:
-        by_member.setdefault(row["annotator_id"], []).append(
-            GoldDay(day=row["day"], scored=row["scored"], accuracy=row["accuracy"])
-        )
-    progress = {p.annotator_id: p for p in AnnotatorProgress.objects.filter(project=project)}
-    members = Membership.objects.filter(pk__in=set(progress) | set(by_member)).select_related("user").order_by("id")
-    report = []
-    for member in members:
-        standing = progress.get(member.pk)
-        report.append(
-            GoldAccuracy(
-                annotator=member,
-                gold_scored=standing.gold_scored if standing else 0,
-                accuracy=standing.gold_accuracy if standing else None,
-                qualification_state=standing.qualification_state if standing else "not_started",
-                paused_at=standing.paused_at if standing else None,
-                paused_reason=standing.paused_reason if standing else "",
-                by_day=by_member.get(member.pk, []),
-            )
-        )
-    return report

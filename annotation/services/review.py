@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F
 
-from annotation import config
+from annotation import config, permissions
 from annotation.models import (
     Adjudication,
     Annotation,
@@ -25,19 +25,18 @@ from annotation.models import (
     ReviewState,
     TaskAgreement,
 )
-from annotation.selectors.eligibility import exclusion_applies
 from annotation.services.dispatch import dispatch_soon
 from annotation.services.quality import project_agreement_soon
 from core.audit.record import audit_record
 from core.enqueue import enqueue_on_commit
-from core.errors import Conflict, ErrorList, FieldError, InvalidInput, NotAllowed
+from core.errors import Conflict, ErrorList, FieldError
 from projects.models import Project, Task
 from projects.services.schema_versions import result_validate
-from tenancy.models import Membership, Role
+from tenancy.models import Membership
+from tenancy.permissions import check
 
 logger = logging.getLogger(__name__)
 
-REVIEW_LEVELS = (1, 2)
 COMMENT_MAX_LENGTH = 5000
 RATIONALE_MAX_LENGTH = 10000
 # What the audit trail keeps of a free-text comment or rationale; the full text stays on the row.
@@ -51,85 +50,6 @@ class Reviewed:
     review: Review
     annotation: Annotation
     correction: Annotation | None
-
-
-def review_access_check(*, actor: Membership, project: Project) -> None:
-    """Refuse members below reviewer, and members a conflict-of-interest rule keeps off the project: judging
-    others' labels is labelling work too."""
-    if not actor.role_enum.at_least(Role.REVIEWER):
-        raise NotAllowed(f"This action needs the {Role.REVIEWER.value} role or higher.")
-    if exclusion_applies(membership=actor, project=project) is not None:
-        raise NotAllowed("You are excluded from this project.")
-
-
-def _is_own_work(annotation: Annotation, actor: Membership) -> bool:
-    # The author of this version, or the annotator whose turn it answers (a correction of their work included).
-    if annotation.annotator_id == actor.pk:
-        return True
-    assignment = annotation.assignment
-    return assignment is not None and assignment.annotator_id == actor.pk
-
-
-# --- reads --------------------------------------------------------------------------------------------------------
-
-
-def review_level_parse(value: Any) -> int:
-    """A review level from a query string: 1 (default) or 2; anything else is a 400 naming `level`."""
-    if value is None or value == "":
-        return 1
-    try:
-        level = int(str(value))
-    except ValueError:
-        level = 0
-    if level not in REVIEW_LEVELS:
-        raise InvalidInput(
-            "The request has invalid fields.",
-            errors=[FieldError("level", "Must be 1 or 2.", "invalid_choice")],
-        )
-    return level
-
-
-def review_queue(*, reviewer: Membership, project: Project, level: int) -> "QuerySet[Annotation]":
-    """Annotations waiting for a review at `level`, oldest first; never the reviewer's own work, nor one they
-    already decided at the first level (a second level is a second pair of eyes)."""
-    return (
-        Annotation.objects.filter(project=project, review_state=ReviewState.PENDING, review_level=level)
-        .exclude(annotator=reviewer)
-        .exclude(assignment__annotator=reviewer)
-        .exclude(reviews__reviewer=reviewer)
-        .select_related("task", "annotator__user", "supersedes")
-        .order_by("id")
-    )
-
-
-def review_pending_for(*, reviewer: Membership, annotation: Annotation) -> bool:
-    """Whether `annotation` is in `reviewer`'s queue now (waiting at its level, not their own work)."""
-    if annotation.review_state != ReviewState.PENDING:
-        return False
-    queue = review_queue(reviewer=reviewer, project=annotation.project, level=annotation.review_level)
-    return queue.filter(pk=annotation.pk).exists()
-
-
-def task_annotation_history(*, task: Task) -> "QuerySet[Annotation]":
-    """Every version of every annotation of the task, oldest first, each with its reviews."""
-    reviews = Review.objects.select_related("reviewer__user", "correction").order_by("level", "id")
-    return (
-        Annotation.objects.filter(task=task)
-        .select_related("task", "annotator__user", "assignment", "supersedes")
-        .prefetch_related(Prefetch("reviews", queryset=reviews))
-        .order_by("id")
-    )
-
-
-def adjudication_queue(*, project: Project) -> "QuerySet[TaskAgreement]":
-    """Tasks flagged for adjudication, lowest agreement first, with every annotation of each task loaded."""
-    annotations = Annotation.objects.select_related("annotator__user").order_by("id")
-    return (
-        TaskAgreement.objects.filter(project=project, needs_adjudication=True)
-        .select_related("task")
-        .prefetch_related(Prefetch("task__annotations", queryset=annotations))
-        .order_by("score", "id")
-    )
 
 
 # --- review decisions ---------------------------------------------------------------------------------------------
@@ -183,16 +103,15 @@ def annotation_review(
             .get(pk=annotation.pk)
         )
         project = annotation.project
-        review_access_check(actor=actor, project=project)
-        if _is_own_work(annotation, actor):
-            raise NotAllowed("You cannot review your own annotation, nor a correction of it.")
+        check(permissions.review(actor, project))
+        check(permissions.review_decide(actor, annotation))
         level = annotation.review_level
         if annotation.review_state != ReviewState.PENDING:
             raise Conflict(f"This annotation is not waiting for review (it is {annotation.review_state}).")
         if Review.objects.filter(annotation=annotation, level=level).exists():
             raise Conflict(f"This annotation was already reviewed at level {level}.")
-        if level == 2 and Review.objects.filter(annotation=annotation, level=1, reviewer=actor).exists():
-            raise NotAllowed("You reviewed this annotation at the first level; the second level is someone else's.")
+        if level == 2:
+            check(permissions.review_second_level(actor, annotation))
         if decision == ReviewDecision.CORRECT:
             result_validate(project=project, task=annotation.task, result=corrected_result)
         try:
@@ -318,9 +237,7 @@ def annotation_adjudicate(*, actor: Membership, task: Task, result: Any, rationa
     elif len(rationale) > RATIONALE_MAX_LENGTH:
         errors.add("rationale", f"Must be at most {RATIONALE_MAX_LENGTH} characters.", "too_long")
     errors.raise_if_any()
-    review_access_check(actor=actor, project=project)
-    if Annotation.objects.filter(task=task).filter(Q(annotator=actor) | Q(assignment__annotator=actor)).exists():
-        raise NotAllowed("You annotated this task; someone else must adjudicate it.")
+    check(permissions.adjudicate(actor, task))
     if Adjudication.objects.filter(task=task).exists():
         raise Conflict("This task was already adjudicated.")
     result_validate(project=project, task=task, result=result)

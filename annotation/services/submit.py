@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import config
+from annotation import config, sql
 from annotation.models import (
     Annotation,
     AnnotatorProgress,
@@ -133,19 +133,7 @@ def _assignment_finish(*, assignment: Assignment, actor: Membership, now: dateti
     LeaseLost when the assignment is no longer active (the caller holds its row lock, so only a bug gets here)."""
     with prepared_cursor() as cursor:
         cursor.execute(
-            # Every statement also names the organization, as the scoped managers would; row policies apply too.
-            f"WITH finished AS (UPDATE {Assignment._meta.db_table} SET state = %(submitted)s, finished_at = %(now)s"  # noqa: S608
-            "  WHERE id = %(assignment)s AND organization_id = %(organization)s AND state = %(active)s"
-            "  RETURNING task_id),"
-            f" counted AS (UPDATE {Task._meta.db_table} t SET done = t.done + 1 FROM finished"
-            "  WHERE t.id = finished.task_id AND t.organization_id = %(organization)s),"
-            f" progressed AS (UPDATE {AnnotatorProgress._meta.db_table} p SET submitted = p.submitted + 1"
-            "  WHERE p.project_id = %(project)s AND p.annotator_id = %(member)s"
-            "  AND p.organization_id = %(organization)s AND EXISTS (SELECT 1 FROM finished))"
-            " SELECT (SELECT count(*) FROM finished), previous.id, previous.version FROM (SELECT 1) AS one"
-            f" LEFT JOIN LATERAL (SELECT id, version FROM {Annotation._meta.db_table}"
-            "  WHERE assignment_id = %(assignment)s AND organization_id = %(organization)s"
-            "  ORDER BY version DESC LIMIT 1) AS previous ON true",
+            sql.ASSIGNMENT_FINISH,
             {
                 "submitted": AssignmentState.SUBMITTED.value,
                 "active": AssignmentState.ACTIVE.value,

@@ -4,15 +4,17 @@ from typing import Any, ClassVar
 
 import django_filters
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import permissions, serializers
+from rest_framework import serializers
 from rest_framework.mixins import ListModelMixin
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit import signing
+from audit import permissions, signing
 from audit.models import AuditCheckpoint
+from audit.selectors.chains import audit_checkpoint_list
 from audit.services.sealing import audit_seal_recorded, checkpoint_document
 from audit.services.verification import audit_verify_recorded
 from core.api.base import RequestTransactionMixin
@@ -45,13 +47,13 @@ class AuditVerifyView(OrganizationAPIView):
     """Recompute the organization's chains and checkpoints; the report names the first event that fails."""
 
     serializer_class = VerifyReportSerializer
-    required_roles: ClassVar[dict[str, Role]] = {"POST": Role.ADMIN}
+    required_roles: ClassVar[dict[str, Role]] = {"POST": permissions.TRAIL_ROLE}
 
     @extend_schema(request=VerifyRequestSerializer, responses=VerifyReportSerializer)
     def post(self, request: Request) -> Response:
         body = VerifyRequestSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
-        report = audit_verify_recorded(category=body.validated_data.get("category"))
+        report = audit_verify_recorded(actor=self.membership, category=body.validated_data.get("category"))
         return Response(report.as_dict())
 
 
@@ -68,12 +70,12 @@ class AuditSealView(OrganizationAPIView):
     """Seal the organization's new events into signed checkpoints now, rather than at the next beat."""
 
     serializer_class = SealResultSerializer
-    required_roles: ClassVar[dict[str, Role]] = {"POST": Role.ADMIN}
+    required_roles: ClassVar[dict[str, Role]] = {"POST": permissions.TRAIL_ROLE}
 
     @extend_schema(request=SealRequestSerializer, responses=SealResultSerializer)
     def post(self, request: Request) -> Response:
         SealRequestSerializer(data=request.data or {}).is_valid(raise_exception=True)
-        result = audit_seal_recorded()
+        result = audit_seal_recorded(actor=self.membership)
         return Response({"events": result.events, "checkpoints": result.checkpoints})
 
 
@@ -126,11 +128,12 @@ class CheckpointListView(ListModelMixin, OrganizationAPIView):
     serializer_class = CheckpointSerializer
     filterset_class = CheckpointFilter
     pagination_class = CheckpointCursorPagination
-    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ADMIN}
+    required_roles: ClassVar[dict[str, Role]] = {"GET": permissions.TRAIL_ROLE}
 
-    def get_queryset(self) -> Any:
-        # Scoped by the tenant manager (and the row policy) to the organization in context.
-        return AuditCheckpoint.objects.unscoped().none() if self.generating_schema else AuditCheckpoint.objects.all()
+    list_model = AuditCheckpoint
+
+    def list_queryset(self) -> Any:
+        return audit_checkpoint_list()
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
@@ -145,7 +148,7 @@ class CheckpointListView(ListModelMixin, OrganizationAPIView):
 class PublicKeyView(RequestTransactionMixin, APIView):
     """The key that signs checkpoints, for anyone to check them with: it names no tenant and holds no secret."""
 
-    permission_classes = [permissions.AllowAny]
+    permission_classes = [AllowAny]
     authentication_classes = ()  # no credentials are read, so none can be rejected or recorded
 
     @extend_schema(

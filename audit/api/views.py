@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from audit import permissions
 from audit.models import AuditEvent
 from audit.selectors.events import EventPosition, audit_event_search, audit_events_newer, audit_events_older
 from audit.selectors.export import audit_export_csv, audit_export_jsonl, export_upper_id
@@ -156,11 +157,11 @@ class AuditEventListView(ListModelMixin, OrganizationAPIView):
     serializer_class = AuditEventSerializer
     pagination_class = NewestFirstCursorPagination
     filter_backends = ()  # the query language filters; no django-filter parameters on these routes
-    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ADMIN}
+    required_roles: ClassVar[dict[str, Role]] = {"GET": permissions.TRAIL_ROLE}
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return AuditEvent.objects.unscoped().none()
+    list_model = AuditEvent
+
+    def list_queryset(self) -> Any:
         return audit_event_search(_request_query(self.request))
 
     def get(self, request: Request) -> Response:
@@ -177,7 +178,7 @@ class IgnoreFormatNegotiation(DefaultContentNegotiation):
 class AuditEventExportView(OrganizationAPIView):
     """Download the matching events as JSONL (with seals and signed checkpoints, verifiable offline) or CSV."""
 
-    required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ADMIN}
+    required_roles: ClassVar[dict[str, Role]] = {"GET": permissions.TRAIL_ROLE}
     content_negotiation_class = IgnoreFormatNegotiation
     filter_backends = ()  # the query language filters; no django-filter parameters on these routes
 

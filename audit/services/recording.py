@@ -5,11 +5,12 @@ import json
 import logging
 from typing import Any
 
+from audit import sql
 from audit.macs import event_mac_for
-from audit.models import AuditEvent, AuditSequence, AuditSubject
+from audit.models import AuditEvent
 from core.audit.context import current_actor
 from core.audit.record import Outcome, Record, redact
-from core.db import prepared_cursor
+from core.db import prepared_cursor, sql_statement, values_rows
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,6 @@ def subject_ids(event: AuditEvent) -> list[str]:
     return [subject for subject in dict.fromkeys(named) if 0 < len(subject) <= SUBJECT_ID_MAX]
 
 
-# One row of the events to write, every value cast so that a NULL in any row still has its column's type.
-_GIVEN_ROW = (
-    "(%s::int, %s::varchar, %s::timestamptz, %s::varchar, %s::varchar, %s::bigint, %s::varchar, %s::varchar,"
-    " %s::inet, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::jsonb, %s::jsonb, %s::varchar)"
-)
-
 # Put on the trail when a writer finds its number taken, or the sealer an event the platform did not write.
 INTEGRITY_ALERT = "audit.integrity_alert"
 # Rounds of renumbering before a write gives up: a second round is needed only if rows keep being forged ahead of
@@ -99,66 +94,44 @@ def _insert_numbered_all(events: list[AuditEvent], *, alert: bool = True) -> Non
 
 def _write_numbered(events: list[AuditEvent]) -> dict[str, int]:
     """One numbering statement; returns the numbers that were taken already, by category (nothing written)."""
-    counters = AuditSequence._meta.db_table
-    events_table = AuditEvent._meta.db_table
-    subjects = AuditSubject._meta.db_table
     ordered = sorted(enumerate(events), key=lambda pair: pair[1].category)
     organization_id = events[0].organization_id
-    given: list[Any] = []
-    named: list[Any] = []
+    given: list[dict[str, Any]] = []
+    named: list[dict[str, Any]] = []
     for ordinal, event in ordered:
         event.mac = event_mac_for(event)
-        given += [
-            ordinal,
-            event.category,
-            event.occurred_at,
-            event.action,
-            event.outcome,
-            event.actor_user_id,
-            event.actor_label,
-            event.actor_token_prefix,
-            event.ip,
-            event.user_agent,
-            event.request_id,
-            event.target_type,
-            event.target_id,
-            json.dumps(event.changes),
-            json.dumps(event.metadata),
-            event.mac,
-        ]
-        for subject in subject_ids(event):
-            named += [ordinal, subject]
-    subject_rows = ", ".join(["(%s::int, %s::varchar)"] * (len(named) // 2)) or "(NULL::int, NULL::varchar)"
+        given.append(
+            {
+                "ordinal": ordinal,
+                "occurred_at": event.occurred_at,
+                "action": event.action,
+                "category": event.category,
+                "outcome": event.outcome,
+                "actor_user_id": event.actor_user_id,
+                "actor_label": event.actor_label,
+                "actor_token_prefix": event.actor_token_prefix,
+                "ip": event.ip,
+                "user_agent": event.user_agent,
+                "request_id": event.request_id,
+                "target_type": event.target_type,
+                "target_id": event.target_id,
+                "changes": json.dumps(event.changes),
+                "metadata": json.dumps(event.metadata),
+                "mac": event.mac,
+            }
+        )
+        named.extend({"ordinal": ordinal, "subject": subject} for subject in subject_ids(event))
+    counters = [{"organization": organization_id, "category": event.category} for _, event in ordered]
+    counter_rows, counter_params = values_rows("counter", sql.COUNTER_ROW, counters)
+    given_rows, given_params = values_rows("given", sql.GIVEN_ROW, given)
+    subject_rows, subject_params = values_rows("subject", sql.SUBJECT_ROW, named, empty=sql.EMPTY_SUBJECT_ROWS)
+    statement = sql_statement(
+        sql.NUMBER_AND_RECORD, counter_rows=counter_rows, given_rows=given_rows, subject_rows=subject_rows
+    )
     with prepared_cursor() as cursor:
         cursor.execute(
-            f"WITH numbered AS ("  # noqa: S608 - table names are ours, every value is a parameter
-            f" INSERT INTO {counters} (organization_id, category, last_value)"
-            f" VALUES {', '.join(['(%s, %s, 1)'] * len(ordered))}"
-            f" ON CONFLICT (organization_id, category) DO UPDATE SET last_value = {counters}.last_value + 1"
-            " RETURNING category, last_value),"
-            " given (ordinal, category, occurred_at, action, outcome, actor_user_id, actor_label,"
-            " actor_token_prefix, ip, user_agent, request_id, target_type, target_id, changes, metadata, mac) AS ("
-            f" VALUES {', '.join([_GIVEN_ROW] * len(ordered))}),"
-            f" recorded AS (INSERT INTO {events_table} (organization_id, category, sequence, occurred_at, action,"
-            " outcome, actor_user_id, actor_label, actor_token_prefix, ip, user_agent, request_id, target_type,"
-            " target_id, changes, metadata, mac)"
-            " SELECT %s, g.category, n.last_value, g.occurred_at, g.action, g.outcome, g.actor_user_id,"
-            " g.actor_label, g.actor_token_prefix, g.ip, g.user_agent, g.request_id, g.target_type, g.target_id,"
-            " g.changes, g.metadata, g.mac FROM given g JOIN numbered n ON n.category = g.category"
-            # No conflict target: the skip must work whichever unique index a forger left in place.
-            " ON CONFLICT DO NOTHING"
-            " RETURNING id, category, sequence, organization_id, occurred_at),"
-            f" named AS (INSERT INTO {subjects} (organization_id, subject_id, occurred_at, event_id)"
-            " SELECT r.organization_id, s.subject, r.occurred_at, r.id FROM recorded r"
-            " JOIN given g ON g.category = r.category"
-            f" JOIN (VALUES {subject_rows}) AS s (ordinal, subject) ON s.ordinal = g.ordinal)"
-            " SELECT n.category, r.id, n.last_value FROM numbered n LEFT JOIN recorded r ON r.category = n.category",
-            [
-                *(value for _, event in ordered for value in (organization_id, event.category)),
-                *given,
-                organization_id,
-                *named,
-            ],
+            statement,
+            {"organization": organization_id, **counter_params, **given_params, **subject_params},
         )
         numbered = {category: (pk, sequence) for category, pk, sequence in cursor.fetchall()}
     taken = {category: sequence for category, (pk, sequence) in numbered.items() if pk is None}
@@ -173,16 +146,8 @@ def _write_numbered(events: list[AuditEvent]) -> dict[str, int]:
 def _counters_skip_taken(organization_id: int, categories: list[str]) -> None:
     """Move the counters past every row of their category, so that the next number is free whatever was forged
     ahead of it (the counter rows are already locked by this transaction)."""
-    counters = AuditSequence._meta.db_table
-    events_table = AuditEvent._meta.db_table
     with prepared_cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {counters} c SET last_value = GREATEST(c.last_value, ("  # noqa: S608 - our table names
-            f" SELECT max(e.sequence) FROM {events_table} e"
-            " WHERE e.organization_id = c.organization_id AND e.category = c.category))"
-            " WHERE c.organization_id = %s AND c.category = ANY(%s)",
-            [organization_id, categories],
-        )
+        cursor.execute(sql.COUNTERS_SKIP_TAKEN, {"organization": organization_id, "categories": categories})
 
 
 def _write_sequence_taken_alerts(organization_id: int, taken: dict[str, int]) -> None:

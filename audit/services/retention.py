@@ -8,6 +8,7 @@ event (category "audit", itself sealed later) records how far a category was rem
 missing prefix and nothing else.
 """
 
+import difflib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,10 +19,13 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from audit.models import AuditCheckpoint, AuditEvent, AuditSeal, AuditSubject
+from audit import sql
+from audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from audit.services.verification import EXPIRE_ACTION, expired_through
+from core.audit.actions import CATEGORIES
 from core.audit.record import audit_record
 from core.context import current_organization_id
+from core.db import set_guc
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +45,15 @@ def retention_days() -> dict[str, int]:
             raise ImproperlyConfigured(f"AUDIT_RETENTION_DAYS: {category}={value!r} is not a number of days.") from exc
         if days < 0:
             raise ImproperlyConfigured(f"AUDIT_RETENTION_DAYS: {category}={days} must be 0 (forever) or more.")
-        parsed[str(category).strip()] = days
+        name = str(category).strip()
+        # A misspelt category would silently fall back to `default`: keeping, or dropping, a trail for the wrong time.
+        if name != "default" and name not in CATEGORIES:
+            (closest,) = difflib.get_close_matches(name, CATEGORIES, n=1, cutoff=0) or ("",)
+            raise ImproperlyConfigured(
+                f"AUDIT_RETENTION_DAYS: {name!r} is not an audit category (docs/audit.md lists them); "
+                f"did you mean {closest!r}?"
+            )
+        parsed[name] = days
     return parsed
 
 
@@ -78,23 +90,16 @@ def _expirable_through(category: str, already: int, cutoff: datetime) -> int:
 
 
 def _set_expiring(on: bool) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [GUC_EXPIRING, "on" if on else "off"])
+    set_guc(GUC_EXPIRING, "on" if on else "off")
 
 
 def _delete_through(category: str, through: int) -> int:
     """Delete a category's events numbered up to `through` and their subject rows, in one statement (the subject
     rows are found through the ids the events' deletion returns); returns how many events went."""
-    events, subjects = AuditEvent._meta.db_table, AuditSubject._meta.db_table
-    organization_id = current_organization_id()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH expired AS (DELETE FROM {events}"  # noqa: S608 - table names are ours, values are parameters
-            " WHERE organization_id = %s AND category = %s AND sequence <= %s RETURNING id),"
-            f" unnamed AS (DELETE FROM {subjects}"
-            " WHERE organization_id = %s AND event_id IN (SELECT id FROM expired))"
-            " SELECT count(*) FROM expired",
-            [organization_id, category, through, organization_id],
+            sql.EVENTS_EXPIRE,
+            {"organization": current_organization_id(), "category": category, "through": through},
         )
         row = cursor.fetchone()
     return int(row[0]) if row else 0
@@ -138,6 +143,6 @@ def audit_expire(*, now: datetime | None = None, dry_run: bool = False) -> list[
 def may_expire() -> bool:
     """Whether the connected role may delete from the trail at all (the owner may; the app role never)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT has_table_privilege(current_user, %s, 'DELETE')", [AuditEvent._meta.db_table])
+        cursor.execute(sql.MAY_DELETE, {"table": AuditEvent._meta.db_table})
         row = cursor.fetchone()
     return bool(row and row[0])

@@ -15,13 +15,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit import chain, signing
-from audit.models import AuditCheckpoint, AuditEvent, AuditSeal, AuditSequence
+from audit import chain, permissions, signing, sql
+from audit.models import AuditCheckpoint, AuditEvent, AuditSequence
 from audit.services.integrity import UnsealedEvents, integrity_alert
 from core.audit.record import audit_record
 from core.context import current_organization_id
 from core.enqueue import enqueue_on_commit
-from tenancy.models import Organization
+from tenancy.models import Membership, Organization
+from tenancy.permissions import check
 
 # The event columns the chain covers; the organization enters as its public id (see event_document).
 EVENT_COLUMNS = tuple(field for field in chain.EVENT_FIELDS if field != "organization")
@@ -77,22 +78,23 @@ class SealResult:
 def _try_lock(organization_id: int, category: str) -> bool:
     """One sealer per chain at a time; a second one skips instead of waiting."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtext('audit.seal'), hashtext(%s))", [f"{organization_id}:{category}"]
-        )
+        cursor.execute(sql.SEAL_LOCK, {"chain": f"{organization_id}:{category}"})
         row = cursor.fetchone()
     return bool(row and row[0])
 
 
 def _insert_seals(organization_id: int, category: str, seals: list[tuple[int, str]]) -> None:
-    table = connection.ops.quote_name(AuditSeal._meta.db_table)
     with connection.cursor() as cursor:
         for start in range(0, len(seals), _READ_BATCH):
             part = seals[start : start + _READ_BATCH]
             cursor.execute(
-                f"INSERT INTO {table} (organization_id, category, sequence, event_hash) "  # noqa: S608
-                "SELECT %s, %s, s, h FROM unnest(%s::bigint[], %s::text[]) AS t(s, h)",
-                [organization_id, category, [s for s, _ in part], [h for _, h in part]],
+                sql.SEALS_INSERT,
+                {
+                    "organization": organization_id,
+                    "category": category,
+                    "sequences": [s for s, _ in part],
+                    "hashes": [h for _, h in part],
+                },
             )
 
 
@@ -157,8 +159,9 @@ def audit_seal(*, limit: int = 100_000) -> SealResult:
     return SealResult(events=events, checkpoints=checkpoints)
 
 
-def audit_seal_recorded() -> SealResult:
+def audit_seal_recorded(*, actor: Membership) -> SealResult:
     """Seal now on a member's request, and record that they did (the record itself waits for the next seal)."""
+    check(permissions.audit_trail_seal(actor))
     result = audit_seal()
     audit_record(action="audit.seal", metadata={"events": result.events, "checkpoints": result.checkpoints})
     return result

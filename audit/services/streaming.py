@@ -21,14 +21,16 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import connection, transaction
 
+from audit import permissions, sql
 from audit.models import AuditEvent, AuditSequence, AuditStreamCursor
 from audit.services.sealing import EVENT_COLUMNS, event_document
 from audit.services.verification import expired_through
 from core import outbound, stored_secrets
 from core.audit.record import audit_record
 from core.context import organization_context
-from core.errors import FieldError, InvalidInput, NotAllowed
-from tenancy.models import Membership, Organization, Role
+from core.errors import FieldError, InvalidInput
+from tenancy.models import Membership, Organization
+from tenancy.permissions import check
 
 logger = logging.getLogger(__name__)
 
@@ -229,8 +231,7 @@ def audit_stream_configure(
     *, actor: Membership, organization: Organization, config: dict[str, Any] | None
 ) -> Organization:
     """Set (or, with None, remove) where the organization's audit trail is streamed. Owners only."""
-    if actor.role_enum != Role.OWNER:
-        raise NotAllowed("Only owners may change where the audit trail is streamed.")
+    check(permissions.audit_stream_configure(actor))
     before = (organization.settings or {}).get(CONFIG_KEY)
     cleaned = audit_stream_config_clean(config, organization=organization, current=before)
     new_settings = {k: v for k, v in (organization.settings or {}).items() if k != CONFIG_KEY}
@@ -310,13 +311,8 @@ class StreamResult:
 
 def stream_cursor_lock(organization_id: int, category: str) -> AuditStreamCursor | None:
     """The category's cursor, row-locked until the batch's transaction ends; None if another streamer has it."""
-    table = AuditStreamCursor._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (organization_id, category, last_sequence, updated_at) "  # noqa: S608
-            "VALUES (%s, %s, 0, now()) ON CONFLICT (organization_id, category) DO NOTHING",
-            [organization_id, category],
-        )
+        cursor.execute(sql.STREAM_CURSOR_ENSURE, {"organization": organization_id, "category": category})
     return AuditStreamCursor.objects.select_for_update(skip_locked=True).filter(category=category).first()
 
 

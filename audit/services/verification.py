@@ -4,13 +4,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from audit import chain, signing
+from audit import chain, permissions, signing
 from audit.models import AuditCheckpoint, AuditEvent, AuditSeal, AuditSequence
 from audit.services.integrity import UnsealedEvents
 from audit.services.sealing import checkpoint_document, event_document, events_from
 from core.audit.record import Outcome, audit_record
 from core.context import current_organization_id
-from tenancy.models import Organization
+from tenancy.models import Membership, Organization
+from tenancy.permissions import check
 
 EXPIRE_ACTION = "audit.expire"
 _BATCH = 5000
@@ -177,8 +178,10 @@ def audit_verify(*, category: str | None = None) -> VerifyReport:
     return report
 
 
-def audit_verify_recorded(*, category: str | None = None) -> VerifyReport:
-    """Verify the organization in context and put the outcome on its own trail (who checked, and what they saw)."""
+def audit_verify_recorded(*, actor: Membership, category: str | None = None) -> VerifyReport:
+    """Verify the organization in context on a member's request (the API's or the trail page's), and put the outcome
+    on its own trail: who checked, and what they saw."""
+    check(permissions.audit_trail_verify(actor))
     report = audit_verify(category=category)
     first = report.problems[0] if report.problems else None
     audit_record(

@@ -24,7 +24,7 @@ class RequestTransactionMixin:
     own rollback (`set_rollback` in its exception handler) acts only under ATOMIC_REQUESTS, which would also wrap
     the web pages and answer a failed commit in Django's HTML; this block is the request's own, so the answer is
     judged here, after the handler and DRF's exception handling, by its status alone. Refusals recorded meanwhile
-    survive the rollback: they are written after this block (audit.services.recording.audit_denied_after_request).
+    survive the rollback: they are written after this block (core.audit.record.audit_denied_after_request).
 
     A commit the database refuses because a concurrent transaction won (a deadlock or a serialization failure, both
     found at COMMIT for deferred checks) is answered 503 with Retry-After: the transaction was undone entirely, so

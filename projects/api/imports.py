@@ -14,13 +14,13 @@ from rest_framework.response import Response
 
 from core.api.parsers import RequestTooLarge, StrictJSONParser
 from core.api.strict import EmptySerializer
-from core.errors import FieldError, InvalidInput
 from projects import config
 from projects.api import serializers_imports as s
+from projects.api.base import ProjectAPIView, storage_in_body
 from projects.imports import selectors
 from projects.imports.services import import_cancel, import_create_s3, import_create_upload, import_upload_format
 from projects.models import ImportJob, StorageConnection
-from projects.selectors import project_list
+from projects.selectors import storage_connection_list
 from projects.services.storage import (
     storage_connection_create,
     storage_connection_delete,
@@ -53,27 +53,22 @@ class ImportUploadHandler(TemporaryFileUploadHandler):
         return super().receive_data_chunk(raw_data, start)
 
 
-def _invalid(field: str, message: str, code: str = "invalid") -> InvalidInput:
-    return InvalidInput("The request has invalid fields.", errors=[FieldError(field, message, code)])
-
-
-class ProjectImportListView(ListModelMixin, OrganizationAPIView):
+class ProjectImportListView(ListModelMixin, ProjectAPIView):
     """A project's import jobs; and starting one, from an uploaded file (multipart) or an S3 prefix (JSON). It
     runs on a worker: follow it at imports/{id}."""
 
     serializer_class = s.ImportJobSerializer
     parser_classes = [StrictJSONParser, MultiPartParser]
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER, "POST": Role.MANAGER}
+    list_model = ImportJob
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
         # Before anything reads the body: the upload is spooled to disk by our handler alone.
         request.upload_handlers = [ImportUploadHandler(request)]
         return super().initialize_request(request, *args, **kwargs)
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return ImportJob.objects.unscoped().none()
-        return selectors.import_list(project=self.get_by_uuid(project_list(), self.kwargs["project_id"]))
+    def list_queryset(self) -> Any:
+        return selectors.import_list(project=self.get_project(self.kwargs["project_id"]))
 
     def get(self, request: Request, project_id: str) -> Response:
         return self.list(request)
@@ -83,7 +78,7 @@ class ProjectImportListView(ListModelMixin, OrganizationAPIView):
         responses={202: s.ImportJobSerializer},
     )
     def post(self, request: Request, project_id: str) -> Response:
-        project = self.get_by_uuid(project_list(), project_id)
+        project = self.get_project(project_id)
         if (request.content_type or "").startswith("multipart/"):
             upload_body = s.ImportUploadSerializer(data=request.data)
             upload_body.is_valid(raise_exception=True)
@@ -103,13 +98,10 @@ class ProjectImportListView(ListModelMixin, OrganizationAPIView):
             s3_body = s.ImportS3Serializer(data=request.data)
             s3_body.is_valid(raise_exception=True)
             data = s3_body.validated_data
-            storage = StorageConnection.objects.filter(uuid=data["storage"]).first()
-            if storage is None:
-                raise _invalid("storage", "No storage connection of this organization has this id.", "does_not_exist")
             job = import_create_s3(
                 actor=self.membership,
                 project=project,
-                storage=storage,
+                storage=storage_in_body(data["storage"]),
                 prefix=data["prefix"],
                 fmt=data["format"],
                 skip_bad_rows=data["skip_bad_rows"],
@@ -150,11 +142,10 @@ class StorageConnectionListView(ListModelMixin, OrganizationAPIView):
 
     serializer_class = s.StorageConnectionSerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ADMIN, "POST": Role.ADMIN}
+    list_model = StorageConnection
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return StorageConnection.objects.unscoped().none()
-        return StorageConnection.objects.order_by("id")
+    def list_queryset(self) -> Any:
+        return storage_connection_list()
 
     def get(self, request: Request) -> Response:
         return self.list(request)
@@ -175,7 +166,7 @@ class StorageConnectionDetailView(OrganizationAPIView):
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.ADMIN, "PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
 
     def _connection(self, connection_id: str) -> StorageConnection:
-        return self.get_by_uuid(StorageConnection.objects.all(), connection_id)
+        return self.get_by_uuid(storage_connection_list(), connection_id)
 
     def get(self, request: Request, connection_id: str) -> Response:
         return Response(s.StorageConnectionSerializer(self._connection(connection_id)).data)

@@ -11,9 +11,8 @@ from rest_framework.response import Response
 
 from projects import config
 from projects.api import serializers_media as s
-from projects.selectors import project_list
+from projects.api.base import ProjectAPIView
 from projects.services.media import ALLOWED_TYPES, MediaTooLarge, SignedMedia, media_upload
-from tenancy.api.base import OrganizationAPIView
 from tenancy.models import Role
 
 FIELD_MAX = 128
@@ -48,7 +47,7 @@ MEDIA_FIELD_PARAMETER = OpenApiParameter(
 )
 
 
-class ProjectMediaView(OrganizationAPIView):
+class ProjectMediaView(ProjectAPIView):
     """Upload a file that tasks will refer to by its returned `key`."""
 
     serializer_class = s.MediaObjectSerializer
@@ -64,7 +63,7 @@ class ProjectMediaView(OrganizationAPIView):
         responses={201: s.MediaObjectSerializer},
     )
     def post(self, request: Request, project_id: str) -> Response:
-        project = self.get_by_uuid(project_list(), project_id)
+        project = self.get_project(project_id)
         limit = config.media_max_bytes()
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         if declared > limit + MULTIPART_OVERHEAD:

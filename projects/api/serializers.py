@@ -8,6 +8,8 @@ from rest_framework import serializers
 from core.api.strict import ExactResponseMixin, StrictModelSerializer, StrictSerializer
 from projects import config
 from projects.models import LabelSchemaVersion, Project, Task
+from projects.services.projects import PROJECT_FIELDS
+from tenancy.models import SKILL_LEVEL_MAX, SKILL_LEVEL_MIN
 
 
 class ProjectSerializer(StrictModelSerializer):
@@ -17,7 +19,9 @@ class ProjectSerializer(StrictModelSerializer):
     label_schema = serializers.DictField(required=False)
     settings = serializers.DictField(required=False)
     overlap = serializers.IntegerField(min_value=1, max_value=config.MAX_OVERLAP, required=False)
-    required_skills = serializers.DictField(child=serializers.IntegerField(min_value=1, max_value=5), required=False)
+    required_skills = serializers.DictField(
+        child=serializers.IntegerField(min_value=SKILL_LEVEL_MIN, max_value=SKILL_LEVEL_MAX), required=False
+    )
     required_languages = serializers.ListField(child=serializers.CharField(max_length=16), required=False)
     gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
     gold_min_accuracy = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
@@ -39,34 +43,14 @@ class ProjectSerializer(StrictModelSerializer):
 
     class Meta:
         model = Project
+        # Every field the services let a manager set, as they list them (projects.services.projects), so that the
+        # two never drift apart; then what only the platform sets.
         fields = [
             "id",
-            "name",
-            "codename",
-            "description",
-            "guidelines",
-            "guidelines_version",
-            "label_schema",
-            "schema_version",
-            "overlap",
-            "settings",
-            "is_active",
-            "blind",
-            "required_skills",
-            "required_languages",
-            "gold_rate",
-            "gold_min_accuracy",
-            "qualification_size",
-            "qualification_min_accuracy",
-            "qualification_cooldown_hours",
-            "max_active_per_annotator",
-            "lease_seconds",
-            "review_mode",
-            "review_rate",
-            "review_levels",
-            "reject_returns_to",
-            "agreement_threshold",
+            *PROJECT_FIELDS,
             "new_schema_version",
+            "guidelines_version",
+            "schema_version",
             "created_at",
             "updated_at",
         ]
@@ -111,7 +95,7 @@ class TaskDataField(serializers.DictField):
 class TaskInputSerializer(StrictSerializer):
     """Documents one bulk item; the service validates all items in one pass and reports each by index.
 
-    Strict like the service (projects.services._TASK_KEYS), so the schema says an unknown key is refused.
+    Strict like the service (projects.services.tasks._TASK_KEYS), so the schema says an unknown key is refused.
     """
 
     external_id = serializers.CharField(
@@ -125,7 +109,7 @@ class TaskInputSerializer(StrictSerializer):
         required=False, default=0, min_value=config.PRIORITY_RANGE[0], max_value=config.PRIORITY_RANGE[1]
     )
     required_skills = serializers.DictField(
-        child=serializers.IntegerField(min_value=1, max_value=5),
+        child=serializers.IntegerField(min_value=SKILL_LEVEL_MIN, max_value=SKILL_LEVEL_MAX),
         required=False,
         help_text="Overrides the project's: skill name -> least level.",
     )

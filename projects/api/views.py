@@ -11,32 +11,34 @@ from rest_framework.response import Response
 from rest_framework.serializers import ListSerializer
 
 from core.audit.record import audit_record
-from projects import config, selectors, services
+from projects import config, permissions, selectors
 from projects.api import serializers as s
+from projects.api.base import ProjectAPIView, RecordedListMixin
 from projects.api.filters import TaskFilter
 from projects.label_schema import label_studio_to_schema
 from projects.models import LabelSchemaVersion, Project, Task
+from projects.services.projects import project_create, project_delete, project_update
+from projects.services.tasks import task_bulk_create
 from tenancy.api.base import OrganizationAPIView
 from tenancy.api.schema import error_response
 from tenancy.models import Role
+from tenancy.permissions import allows
 
 
-class ProjectAccessMixin(OrganizationAPIView):
+class ProjectAccessMixin(ProjectAPIView):
     def project_serializer_class(self) -> type[Any]:
-        if self.generating_schema:
+        if self.generating_schema or allows(permissions.project_settings_read(self.membership)):
             return s.ProjectSerializer
-        return s.ProjectSerializer if self.role.at_least(Role.MANAGER) else s.ProjectBriefSerializer
-
-    def get_project(self, project_id: str) -> Project:
-        return self.get_by_uuid(selectors.project_list(), project_id)
+        return s.ProjectBriefSerializer
 
 
 class ProjectListView(ListModelMixin, ProjectAccessMixin):
     serializer_class = s.ProjectSerializer
     required_roles: ClassVar[dict[str, Role]] = {"POST": Role.MANAGER}
+    list_model = Project
 
-    def get_queryset(self) -> Any:
-        return Project.objects.unscoped().none() if self.generating_schema else selectors.project_list()
+    def list_queryset(self) -> Any:
+        return selectors.project_list()
 
     def get_serializer_class(self) -> type[Any]:
         return self.project_serializer_class()
@@ -51,7 +53,7 @@ class ProjectListView(ListModelMixin, ProjectAccessMixin):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         fields.pop("new_schema_version", None)  # a new project starts at version 1
-        project = services.project_create(actor=self.membership, **fields)
+        project = project_create(actor=self.membership, **fields)
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -74,44 +76,35 @@ class ProjectDetailView(ProjectAccessMixin):
         project = self.get_project(project_id)
         serializer = s.ProjectSerializer(project, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        project = services.project_update(actor=self.membership, project=project, **serializer.validated_data)
+        project = project_update(actor=self.membership, project=project, **serializer.validated_data)
         return Response(s.ProjectSerializer(project).data)
 
     def delete(self, request: Request, project_id: str) -> Response:
-        services.project_delete(actor=self.membership, project=self.get_project(project_id))
+        project_delete(actor=self.membership, project=self.get_project(project_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TaskListView(ListModelMixin, ProjectAccessMixin):
+class TaskListView(RecordedListMixin, ProjectAccessMixin):
     """The tasks of a project (cursor-paginated, filterable), and adding up to 10,000 of them at once."""
 
     serializer_class = s.TaskSerializer
     filterset_class = TaskFilter
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.MANAGER, "POST": Role.MANAGER}
+    list_model = Task
 
     project: Project
-    served: list[Task]
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return Task.objects.unscoped().none()
-        self.project = self.get_project(self.kwargs["project_id"])
+    def list_queryset(self) -> Any:
         return selectors.task_list(project=self.project)
 
-    def paginate_queryset(self, queryset: Any) -> Any:
-        page = super().paginate_queryset(queryset)
-        self.served = list(page) if page is not None else []
-        return page
-
     def get(self, request: Request, project_id: str) -> Response:
-        response = self.list(request)
-        # A read of task data is on record: which tasks this page showed, so "who saw task X" finds lists too.
-        audit_record(
+        self.project = self.get_project(project_id)
+        return self.list_recorded(
+            request,
             action="data_access.task_list",
             target=self.project,
-            metadata={"count": len(self.served), "task_ids": [str(task.uuid) for task in self.served]},
+            metadata=lambda served: {"count": len(served), "task_ids": [str(task.uuid) for task in served]},
         )
-        return response
 
     @extend_schema(
         request=ListSerializer(child=s.TaskInputSerializer(), min_length=1, max_length=config.bulk_max_tasks()),
@@ -121,7 +114,7 @@ class TaskListView(ListModelMixin, ProjectAccessMixin):
         project = self.get_project(project_id)
         if not isinstance(request.data, list):
             raise ValidationError({"body": ["Send a JSON array of tasks."]})
-        result = services.task_bulk_create(actor=self.membership, project=project, items=request.data)
+        result = task_bulk_create(actor=self.membership, project=project, items=request.data)
         body = {
             "created": len(result.created),
             "existing": len(result.existing),
@@ -138,6 +131,7 @@ class TaskDetailView(ProjectAccessMixin):
     def get(self, request: Request, project_id: str, task_id: str) -> Response:
         project = self.get_project(project_id)
         task = self.get_by_uuid(selectors.task_list(project=project), task_id)
+        # A read of task data is on record, like every page of the task list.
         audit_record(action="data_access.task_view", target=task, metadata={"project": str(project.uuid)})
         return Response(s.TaskSerializer(task).data)
 
@@ -147,10 +141,9 @@ class SchemaVersionListView(ListModelMixin, ProjectAccessMixin):
 
     serializer_class = s.SchemaVersionSerializer
     required_roles: ClassVar[dict[str, Role]] = {"GET": Role.REVIEWER}
+    list_model = LabelSchemaVersion
 
-    def get_queryset(self) -> Any:
-        if self.generating_schema:
-            return LabelSchemaVersion.objects.unscoped().none()
+    def list_queryset(self) -> Any:
         return selectors.schema_version_list(project=self.get_project(self.kwargs["project_id"]))
 
     def get(self, request: Request, project_id: str) -> Response:

@@ -16,8 +16,8 @@ from core.errors import InvalidInput
 from projects import config
 from projects.imports.errors import RowProblem
 from projects.label_schema.fields import LabelSchema
-from projects.services import _clean_task_items
 from projects.services.schema_versions import task_data_errors
+from projects.services.tasks import task_items_clean
 
 _INDEX_PREFIX = "[0]"
 _PLAIN_KEYS = frozenset({"external_id", "data", "priority"})
@@ -108,7 +108,7 @@ def row_task(
     if item.get("external_id") is None:
         item = {**item, "external_id": derived_external_id({k: v for k, v in item.items() if k != "external_id"})}
     try:
-        [task] = _clean_task_items([item], schema)
+        [task] = task_items_clean([item], schema)
     except InvalidInput as exc:
         return [RowProblem(line, _relative(e.field), e.code, e.message) for e in exc.errors]
     return CheckedRow(

@@ -13,7 +13,7 @@ from django.utils import timezone
 from core.audit.record import audit_record
 from core.enqueue import enqueue_on_commit
 from core.errors import Conflict, FieldError, InvalidInput, UnsupportedFormat
-from projects import config
+from projects import config, permissions
 from projects.imports.parsers import FORMATS
 from projects.imports.runner import TERMINAL_STATES
 from projects.imports.source import GZIP_MAGIC, SNIFF_BYTES, SUPPORTED_FORMATS, content_kind
@@ -21,6 +21,7 @@ from projects.models import ImportJob, JobState, Project, StorageConnection
 from projects.object_store import object_store, organization_key
 from projects.services.storage import unsafe_key_reason
 from tenancy.models import Membership
+from tenancy.permissions import check
 
 RUN_TASK = "projects.import_run"
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
@@ -120,6 +121,7 @@ def import_create_upload(
 ) -> ImportJob:
     """Store an uploaded dataset under the organization's prefix (streamed, never whole in memory) and queue
     its import."""
+    check(permissions.import_manage(actor))
     _check_format(fmt)
     _check_content(upload, fmt)
     limit = config.import_max_file_bytes()
@@ -161,6 +163,7 @@ def import_create_s3(
     update_existing: bool = False,
 ) -> ImportJob:
     """Queue the import of every object under `prefix` (inside the connection's own prefix), in key order."""
+    check(permissions.import_manage(actor))
     _check_format(fmt)
     reason = unsafe_key_reason(prefix)
     if reason or len(prefix) > 1024:
@@ -183,6 +186,7 @@ def import_create_s3(
 
 def import_cancel(*, actor: Membership, job: ImportJob) -> ImportJob:
     """Stop an import that has not finished; nothing of it is kept. A finished one cannot be cancelled."""
+    check(permissions.import_manage(actor))
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.state in TERMINAL_STATES:

@@ -20,11 +20,12 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from core.audit.record import audit_record
-from core.errors import InvalidInput, NotAllowed
-from projects import config
+from core.errors import InvalidInput
+from projects import config, permissions
 from projects.models import MediaObject, Project, Task
 from projects.object_store import object_store, organization_key
-from tenancy.models import Membership, Role
+from tenancy.models import Membership
+from tenancy.permissions import check
 
 SNIFF_BYTES = 512
 NAME_MAX = 100
@@ -105,8 +106,7 @@ class _Peeked:
 
 def media_upload(*, actor: Membership, project: Project, stream: IO[bytes], size: int, name: str) -> MediaObject:
     """Store one uploaded file under `orgs/<org>/media/<project>/<uuid>-<name>` and record it."""
-    if not actor.role_enum.at_least(Role.MANAGER):
-        raise NotAllowed("Uploading media needs the manager role or higher.")
+    check(permissions.media_upload(actor))
     limit = config.media_max_bytes()
     if size > limit:
         raise MediaTooLarge(f"The file is {size} bytes; media files may be at most {limit} bytes.")

@@ -21,10 +21,12 @@ from django.db.models import ProtectedError
 from core import outbound, stored_secrets
 from core.audit.record import audit_record
 from core.context import current_organization_id
-from core.errors import Conflict, ErrorList, FieldError, InvalidInput, NotAllowed
+from core.errors import Conflict, ErrorList, FieldError, InvalidInput
 from core.faults import fault_classify
+from projects import permissions
 from projects.models import StorageConnection
-from tenancy.models import Membership, Role
+from tenancy.models import Membership
+from tenancy.permissions import check
 
 _FIELDS = ("name", "bucket", "prefix", "endpoint_url", "region", "access_key_id", "secret_access_key")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -116,11 +118,6 @@ def endpoint_vet(endpoint_url: str, region: str = "") -> tuple[Endpoint, str]:
 # --- service ---
 
 
-def _require_admin(actor: Membership) -> None:
-    if not actor.role_enum.at_least(Role.ADMIN):
-        raise NotAllowed("Managing storage connections needs the admin role or higher.")
-
-
 def _clean(fields: dict[str, Any], *, current: StorageConnection | None) -> dict[str, Any]:
     errors = ErrorList()
     name = fields.get("name", current.name if current else "")
@@ -170,7 +167,7 @@ def _audit_changes(fields: dict[str, Any], before: dict[str, Any] | None = None)
 
 def storage_connection_create(*, actor: Membership, name: str, bucket: str, **fields: Any) -> StorageConnection:
     """Add an S3 location of the organization; its endpoint is vetted now (and again before every use)."""
-    _require_admin(actor)
+    check(permissions.storage_manage(actor))
     unknown = set(fields) - set(_FIELDS)
     if unknown:
         raise TypeError(f"unknown storage connection fields: {sorted(unknown)}")
@@ -185,7 +182,7 @@ def storage_connection_create(*, actor: Membership, name: str, bucket: str, **fi
 
 def storage_connection_update(*, actor: Membership, connection: StorageConnection, **fields: Any) -> StorageConnection:
     """Change a connection; an empty secret_access_key removes the stored secret, an absent one keeps it."""
-    _require_admin(actor)
+    check(permissions.storage_manage(actor))
     unknown = set(fields) - set(_FIELDS)
     if unknown:
         raise TypeError(f"unknown storage connection fields: {sorted(unknown)}")
@@ -206,7 +203,7 @@ def storage_connection_update(*, actor: Membership, connection: StorageConnectio
 
 def storage_connection_delete(*, actor: Membership, connection: StorageConnection) -> None:
     """Remove a connection no import or export job refers to."""
-    _require_admin(actor)
+    check(permissions.storage_manage(actor))
     try:
         with transaction.atomic():
             audit_record(action="storage.delete", target=connection, metadata={"name": connection.name})

@@ -20,9 +20,10 @@ from core.audit.context import set_actor
 from core.audit.record import audit_record_denied
 from core.context import enter_organization, no_organization
 from core.errors import NotAllowed
-from tenancy import services as tenancy_services
+from core.scoping import TenantOwned
 from tenancy.models import ApiToken, Membership, Organization, Role
 from tenancy.selectors import AmbiguousOrganization, effective_role, membership_for_session
+from tenancy.services.tokens import api_token_touch
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class OrganizationAPIView(RequestTransactionMixin, GenericAPIView):  # type: ign
             user_id=membership.user_id, user_label=membership.user.email, token_prefix=token.prefix if token else ""
         )
         if token is not None:
-            tenancy_services.api_token_touch(token=token)
+            api_token_touch(token=token)
         needed = self.required_role(request.method or "GET")
         if not self.role.at_least(needed):
             raise exceptions.PermissionDenied(f"This action needs the {needed.value} role or higher.")
@@ -113,6 +114,20 @@ class OrganizationAPIView(RequestTransactionMixin, GenericAPIView):  # type: ign
     def generating_schema(self) -> bool:
         """True while the OpenAPI generator inspects the view with no request, member or tenant behind it."""
         return bool(getattr(self, "swagger_fake_view", False))
+
+    # The model a list route lists. The OpenAPI generator asks for the queryset with no member or tenant behind
+    # the view, and needs only its model: it gets an empty queryset of `list_model`, which reveals nothing.
+    list_model: ClassVar[type[TenantOwned] | None] = None
+
+    def get_queryset(self) -> Any:
+        if self.generating_schema and self.list_model is not None:
+            return self.list_model.objects.none()
+        return self.list_queryset()
+
+    def list_queryset(self) -> Any:
+        """The rows the route lists, of the organization in context; a list route names its `list_model` and
+        defines this instead of get_queryset."""
+        return super().get_queryset()
 
     def get_by_uuid(self, queryset: "models.QuerySet[M]", value: Any) -> M:
         """One object of the current organization by public id; a malformed, missing or foreign id is a 404."""

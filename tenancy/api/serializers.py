@@ -7,7 +7,18 @@ from rest_framework import serializers
 
 from core import stored_secrets
 from core.api.strict import StrictModelSerializer, StrictSerializer
-from tenancy.models import ApiToken, Invitation, Membership, MemberSkill, Organization, Role, Skill, User
+from tenancy.models import (
+    SKILL_LEVEL_MAX,
+    SKILL_LEVEL_MIN,
+    ApiToken,
+    Invitation,
+    Membership,
+    MemberSkill,
+    Organization,
+    Role,
+    Skill,
+    User,
+)
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
@@ -161,7 +172,7 @@ class MemberSkillSerializer(serializers.ModelSerializer[MemberSkill]):
 
 class MemberSkillInputSerializer(StrictSerializer):
     skill = serializers.CharField(max_length=64, help_text="The skill's name.")
-    level = serializers.IntegerField(min_value=1, max_value=5)
+    level = serializers.IntegerField(min_value=SKILL_LEVEL_MIN, max_value=SKILL_LEVEL_MAX)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 

@@ -17,9 +17,9 @@ from core import credentials
 from core.context import no_organization
 from core.errors import DomainError, FieldError
 from core.middleware import client_ip
-from tenancy import selectors, services, throttling
+from tenancy import selectors, throttling
 from tenancy.api.base import ORGANIZATION_SESSION_KEY
-from tenancy.services import sign_in
+from tenancy.services import invitations, sign_in
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def accept_invitation(request: HttpRequest) -> HttpResponse:
         return throttling.lockout_response(request)
     key = credentials.ShownSecret(opener.cleaned_data["key"])
     with no_organization():
-        invitation = services.invitation_find(key)
+        invitation = invitations.invitation_find(key)
     if invitation is None:
         # Past the limit, axes' middleware answers this request with the lockout page instead.
         throttling.attempt_failed(request)
@@ -106,7 +106,7 @@ def accept_invitation(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             with no_organization():
-                membership = services.invitation_accept(raw_key=key, user=signed_in, **form.cleaned_data)
+                membership = invitations.invitation_accept(raw_key=key, user=signed_in, **form.cleaned_data)
         except DomainError as exc:
             # The secret (`token`) is not a field of this form: its errors are said above it.
             for error in exc.errors or [FieldError("", exc.message)]:

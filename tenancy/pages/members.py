@@ -1,10 +1,10 @@
 """Owners' and admins' pages: members, roles, skills and invitations; API tokens; the organization's settings.
 
 Every change goes through the tenancy services, which enforce who may do what to whom and record the audit
-event; a refusal comes back as a message or as an error on the form's field."""
+event; a refusal comes back as a message or as an error on the form's field. What the pages offer is decided by the
+same rules (tenancy.permissions)."""
 
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, time
 from typing import Any, cast
@@ -18,29 +18,20 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import DomainError
-from tenancy import config, selectors, services
-from tenancy.models import Membership, MemberSkill, Role
+from tenancy import config, permissions, selectors
+from tenancy.models import SKILL_LEVEL_MAX, SKILL_LEVEL_MIN, Membership, Role
 from tenancy.pages.base import action_run, form_errors_from, form_save, page_forbidden, role_page
-from tenancy.services import skills
+from tenancy.services import invitations, skills
 from tenancy.services.invitation_links import invitation_links_from_mail
+from tenancy.services.members import membership_pause, membership_remove, membership_unpause, membership_update_role
+from tenancy.services.organizations import organization_update
+from tenancy.services.tokens import api_token_create, api_token_revoke
 
 ROLE_CHOICES = [(role.value, role.label) for role in Role]
 
 
-def _grantable(actor: Membership) -> list[tuple[str, str]]:
-    """The roles the actor may hand out: owners any, admins up to manager."""
-    return [
-        (value, label)
-        for value, label in ROLE_CHOICES
-        if actor.role_enum is Role.OWNER or value not in ("owner", "admin")
-    ]
-
-
-def _may_manage(actor: Membership, member: Membership) -> bool:
-    """Whether the page offers actions on the member (the services decide again on each one)."""
-    if member.pk == actor.pk or not actor.role_enum.at_least(Role.ADMIN):
-        return False
-    return actor.role_enum is Role.OWNER or not member.role_enum.at_least(Role.ADMIN)
+def _role_choices(roles: list[Role]) -> list[tuple[str, str]]:
+    return [(role.value, role.label) for role in roles]
 
 
 class InviteForm(forms.Form):
@@ -49,7 +40,7 @@ class InviteForm(forms.Form):
 
     def __init__(self, *args: Any, actor: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["role"]).choices = _grantable(actor)
+        cast(forms.ChoiceField, self.fields["role"]).choices = _role_choices(permissions.roles_grantable(actor))
 
 
 class SkillDefineForm(forms.Form):
@@ -60,7 +51,11 @@ class SkillDefineForm(forms.Form):
 class SkillSetForm(forms.Form):
     member = forms.TypedChoiceField(coerce=str)
     skill = forms.TypedChoiceField(coerce=str)
-    level = forms.IntegerField(min_value=1, max_value=5, help_text="1 (novice) to 5 (expert).")
+    level = forms.IntegerField(
+        min_value=SKILL_LEVEL_MIN,
+        max_value=SKILL_LEVEL_MAX,
+        help_text=f"{SKILL_LEVEL_MIN} (novice) to {SKILL_LEVEL_MAX} (expert).",
+    )
 
     def __init__(self, *args: Any, members: list[Membership], skill_names: list[tuple[str, str]], **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -68,11 +63,11 @@ class SkillSetForm(forms.Form):
         cast(forms.ChoiceField, self.fields["skill"]).choices = skill_names
 
 
-def _invitation_rows(membership: Membership, issued: services.IssuedInvitation | None) -> list[dict[str, Any]]:
+def _invitation_rows(membership: Membership, issued: invitations.IssuedInvitation | None) -> list[dict[str, Any]]:
     """The pending invitations, each with its link where an admin may copy it (tenancy.services.invitation_links
     says when; never with a backend that really sends mail)."""
     pending = [i for i in selectors.invitation_list().order_by("-id") if i.status == "pending"]
-    shown = membership.role_enum.at_least(Role.ADMIN) and config.mail_stays_local()
+    shown = permissions.allows(permissions.invitation_links_read(membership)) and config.mail_stays_local()
     links = invitation_links_from_mail(invitations=pending) if shown else {}
     if shown and issued is not None:
         # Just created: its mail goes out after this transaction commits, so it is not on disk yet.
@@ -81,31 +76,39 @@ def _invitation_rows(membership: Membership, issued: services.IssuedInvitation |
 
 
 def _members_page(
-    request: HttpRequest, membership: Membership, *, issued: services.IssuedInvitation | None = None, **forms_: Any
+    request: HttpRequest, membership: Membership, *, issued: invitations.IssuedInvitation | None = None, **forms_: Any
 ) -> HttpResponse:
     members = list(selectors.membership_list())
-    levels: dict[int, list[MemberSkill]] = defaultdict(list)
-    for level in MemberSkill.objects.select_related("skill").order_by("skill__name"):
-        levels[level.membership_id].append(level)
+    levels = selectors.member_skill_list_by_member()
     skill_names = [(str(s.uuid), s.name) for s in selectors.skill_list()]
     status = 400 if any(f.errors for f in forms_.values()) else 200
-    invitations = _invitation_rows(membership, issued)
+    pending = _invitation_rows(membership, issued)
+    rows = [
+        {
+            "member": m,
+            "skills": levels.get(m.pk, []),
+            "manageable": permissions.allows(permissions.member_manage(membership, m)),
+        }
+        for m in members
+    ]
     context = {
         "membership": membership,
         "organization": membership.organization,
-        "rows": [{"member": m, "skills": levels[m.pk], "manageable": _may_manage(membership, m)} for m in members],
-        "roles": _grantable(membership),
-        "invitations": invitations,
+        "rows": rows,
+        "roles": _role_choices(permissions.roles_grantable(membership)),
+        "invitations": pending,
         "mail_to_file": config.mail_file_path() is not None,
         "invite_form": forms_.get("invite_form") or InviteForm(actor=membership),
         "skill_define_form": forms_.get("skill_define_form") or SkillDefineForm(prefix="define"),
         "skill_set_form": forms_.get("skill_set_form")
         or SkillSetForm(prefix="level", members=members, skill_names=skill_names),
         "has_skills": bool(skill_names),
-        "is_admin": membership.role_enum.at_least(Role.ADMIN),
+        "may_invite": permissions.allows(permissions.invitation_create(membership)),
+        "may_revoke_invitations": permissions.allows(permissions.invitation_revoke(membership)),
+        "may_define_skills": permissions.allows(permissions.skill_create(membership)),
     }
     response = render(request, "tenancy/members.html", context, status=status)
-    if issued is not None or any(row["link"] for row in invitations):
+    if issued is not None or any(row["link"] for row in pending):
         response["Cache-Control"] = "no-store"  # a link carries the invitation's secret: never kept by a cache
     return response
 
@@ -115,8 +118,8 @@ def _invite(request: HttpRequest, membership: Membership, invite: InviteForm) ->
     as any form does. Where it stays on this machine, this response shows the link once for the admin to pass on
     (see tenancy.services.invitation_links): a redirect would leave nothing to show it on."""
 
-    def create(data: dict[str, Any]) -> services.IssuedInvitation:
-        return services.invitation_create(
+    def create(data: dict[str, Any]) -> invitations.IssuedInvitation:
+        return invitations.invitation_create(
             actor=membership, organization=membership.organization, email=data["email"], role=Role(data["role"])
         )
 
@@ -159,7 +162,8 @@ def members(request: HttpRequest, membership: Membership) -> HttpResponse:
     if request.method != "POST":
         return _members_page(request, membership)
     action, to = request.POST.get("action"), reverse("members")
-    if action in ("invite", "define_skill") and not membership.role_enum.at_least(Role.ADMIN):
+    admins_only = {"invite": permissions.invitation_create, "define_skill": permissions.skill_create}
+    if action in admins_only and not permissions.allows(admins_only[action](membership)):
         return page_forbidden(request, membership, needed=Role.ADMIN)
     if action == "invite":
         return _invite(request, membership, InviteForm(request.POST, actor=membership))
@@ -184,15 +188,15 @@ def members(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 MEMBER_ACTIONS: dict[str, tuple[Callable[[Membership, Membership], object], str]] = {
     "pause": (
-        lambda actor, target: services.membership_pause(actor=actor, membership=target, reason="paused by an admin"),
+        lambda actor, target: membership_pause(actor=actor, membership=target, reason="paused by an admin"),
         "{email} is paused: no new work is routed to them.",
     ),
     "unpause": (
-        lambda actor, target: services.membership_unpause(actor=actor, membership=target),
+        lambda actor, target: membership_unpause(actor=actor, membership=target),
         "{email} may take work again.",
     ),
     "remove": (
-        lambda actor, target: services.membership_remove(actor=actor, membership=target),
+        lambda actor, target: membership_remove(actor=actor, membership=target),
         "{email} was removed.",
     ),
 }
@@ -212,7 +216,7 @@ def member_update(request: HttpRequest, membership: Membership, member_id: uuid.
             return HttpResponse(f"role: “{role}” is not a role.", status=400)
         action_run(
             request,
-            lambda: services.membership_update_role(actor=membership, membership=target, role=Role(role)),
+            lambda: membership_update_role(actor=membership, membership=target, role=Role(role)),
             success=f"{email} is now {role}.",
         )
     elif action in MEMBER_ACTIONS:
@@ -231,7 +235,7 @@ def invitation_revoke(request: HttpRequest, membership: Membership, invitation_i
         raise Http404("No such invitation.")
     action_run(
         request,
-        lambda: services.invitation_revoke(actor=membership, invitation=invitation),
+        lambda: invitations.invitation_revoke(actor=membership, invitation=invitation),
         success=f"The invitation of {invitation.email} was revoked.",
     )
     return HttpResponseRedirect(reverse("members"))
@@ -246,8 +250,7 @@ class TokenForm(forms.Form):
 
     def __init__(self, *args: Any, actor: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        allowed = [(v, label) for v, label in ROLE_CHOICES if actor.role_enum.at_least(Role(v))]
-        cast(forms.ChoiceField, self.fields["role"]).choices = allowed
+        cast(forms.ChoiceField, self.fields["role"]).choices = _role_choices(permissions.api_token_roles(actor))
         self.fields["role"].initial = actor.role
 
     def expires_at(self) -> datetime | None:
@@ -263,7 +266,7 @@ def tokens(request: HttpRequest, membership: Membership) -> HttpResponse:
     issued = None
     if request.method == "POST" and form.is_valid():
         try:
-            issued = services.api_token_create(
+            issued = api_token_create(
                 actor=membership,
                 name=form.cleaned_data["name"],
                 role=Role(form.cleaned_data["role"]),
@@ -276,7 +279,7 @@ def tokens(request: HttpRequest, membership: Membership) -> HttpResponse:
     now = timezone.now()
     # Usable tokens first, newest first within each group.
     listed = sorted(
-        selectors.api_token_list(actor=membership, role=membership.role_enum),
+        selectors.api_token_list(actor=membership),
         key=lambda t: (not t.is_usable(now), -t.pk),
     )
     context = {
@@ -296,12 +299,12 @@ def tokens(request: HttpRequest, membership: Membership) -> HttpResponse:
 @require_POST
 @role_page(Role.ADMIN)
 def token_revoke(request: HttpRequest, membership: Membership, token_id: uuid.UUID) -> HttpResponse:
-    token = selectors.api_token_list(actor=membership, role=membership.role_enum).filter(uuid=token_id).first()
+    token = selectors.api_token_list(actor=membership).filter(uuid=token_id).first()
     if token is None:
         raise Http404("No such token.")
     action_run(
         request,
-        lambda: services.api_token_revoke(actor=membership, token=token),
+        lambda: api_token_revoke(actor=membership, token=token),
         success=f"Token {token.prefix}… ({token.name}) revoked.",
     )
     return HttpResponseRedirect(reverse("tokens"))
@@ -321,7 +324,7 @@ def organization_settings(request: HttpRequest, membership: Membership) -> HttpR
         saved = form_save(
             request,
             form,
-            lambda data: services.organization_update(actor=membership, organization=organization, name=data["name"]),
+            lambda data: organization_update(actor=membership, organization=organization, name=data["name"]),
             success=lambda _: "Organization settings saved.",
             to=reverse("organization-settings"),
         )

@@ -29,12 +29,12 @@ from pathlib import Path
 from core import credentials
 from tenancy import config
 from tenancy.models import Invitation
-from tenancy.services import invitation_accept_url
+from tenancy.services.invitations import invitation_accept_url
 
 # The file-based backend ends every message with a line of 79 dashes (django.core.mail.backends.filebased).
 _SEPARATOR = b"\n" + b"-" * 79 + b"\n"
 # An invitation secret is `secrets.token_urlsafe(32)`: 43 characters of the URL-safe alphabet.
-# The secret follows the link's `#` (tenancy.services.invitation_accept_url).
+# The secret follows the link's `#` (tenancy.services.invitations.invitation_accept_url).
 _ACCEPT_LINK = re.compile(r"/invitations/accept#([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])")
 # Bounds on the read: the newest files only, each read up to a size an invitation mail never reaches. A mail
 # written before the oldest pending invitation was created cannot hold its secret, so older files are skipped.

@@ -12,13 +12,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit.record import audit_record
-from core.errors import Conflict, ErrorList, FieldError, InvalidInput, NotAllowed
-from tenancy import signals
-from tenancy.models import Membership, MemberSkill, Role, Skill
-from tenancy.services import changes_between
-
-MIN_LEVEL = 1
-MAX_LEVEL = 5
+from core.errors import Conflict, ErrorList, FieldError, InvalidInput
+from tenancy import permissions, signals
+from tenancy.models import SKILL_LEVEL_MAX, SKILL_LEVEL_MIN, Membership, MemberSkill, Skill
+from tenancy.services.changes import changes_between
 
 
 def _name_taken(name: str, errors: ErrorList, *, exclude: Skill | None = None) -> None:
@@ -38,8 +35,7 @@ def _required_by(name: str) -> str | None:
 
 def skill_create(*, actor: Membership, name: str, description: str = "") -> Skill:
     """Add a skill the organization routes by (owners and admins)."""
-    if not actor.role_enum.at_least(Role.ADMIN):
-        raise NotAllowed("Only owners and admins may define skills.")
+    permissions.check(permissions.skill_create(actor))
     errors = ErrorList()
     _name_taken(name, errors)
     errors.raise_if_any()
@@ -61,8 +57,7 @@ def skill_create(*, actor: Membership, name: str, description: str = "") -> Skil
 
 def skill_update(*, actor: Membership, skill: Skill, name: str | None = None, description: str | None = None) -> Skill:
     """Rename a skill or change its description; a skill that projects or tasks require keeps its name."""
-    if not actor.role_enum.at_least(Role.ADMIN):
-        raise NotAllowed("Only owners and admins may change skills.")
+    permissions.check(permissions.skill_update(actor))
     before = {"name": skill.name, "description": skill.description}
     if name is not None and name != skill.name:
         errors = ErrorList()
@@ -91,8 +86,7 @@ def skill_update(*, actor: Membership, skill: Skill, name: str | None = None, de
 
 def skill_delete(*, actor: Membership, skill: Skill) -> None:
     """Delete a skill nothing requires any more; members' levels in it go with it."""
-    if not actor.role_enum.at_least(Role.ADMIN):
-        raise NotAllowed("Only owners and admins may delete skills.")
+    permissions.check(permissions.skill_delete(actor))
     user = _required_by(skill.name)
     if user is not None:
         raise Conflict(f"The skill {skill.name!r} is required by {user}; remove the requirement first.")
@@ -109,16 +103,6 @@ def skill_delete(*, actor: Membership, skill: Skill) -> None:
 # --- members' levels ---
 
 
-def _check_may_verify(actor: Membership, target: Membership) -> None:
-    if not actor.role_enum.at_least(Role.MANAGER):
-        raise NotAllowed("Only managers, admins and owners may verify members' skills.")
-    if actor.pk == target.pk:
-        # A level is worth what its verification is worth: nobody vouches for themselves.
-        raise NotAllowed("You cannot verify your own skills; ask another manager.")
-    if actor.role_enum is not Role.OWNER and target.role_enum.rank > actor.role_enum.rank:
-        raise NotAllowed("You cannot change the skills of a member whose role is above yours.")
-
-
 def member_skill_set(
     *,
     actor: Membership,
@@ -129,11 +113,11 @@ def member_skill_set(
     now: datetime | None = None,
 ) -> tuple[MemberSkill, bool]:
     """Record a member's verified level in a skill (a new one, or a re-verification); returns (row, created)."""
-    _check_may_verify(actor, membership)
+    permissions.check(permissions.member_skill_verify(actor, membership))
     now = now or timezone.now()
     errors = ErrorList()
-    if isinstance(level, bool) or not isinstance(level, int) or not MIN_LEVEL <= level <= MAX_LEVEL:
-        errors.add("level", f"Must be a whole number from {MIN_LEVEL} to {MAX_LEVEL}.", "out_of_range")
+    if isinstance(level, bool) or not isinstance(level, int) or not SKILL_LEVEL_MIN <= level <= SKILL_LEVEL_MAX:
+        errors.add("level", f"Must be a whole number from {SKILL_LEVEL_MIN} to {SKILL_LEVEL_MAX}.", "out_of_range")
     if expires_at is not None and expires_at <= now:
         errors.add("expires_at", "The expiry must be in the future.", "in_past")
     errors.raise_if_any()
@@ -165,7 +149,7 @@ def member_skill_set(
 def member_skill_remove(*, actor: Membership, member_skill: MemberSkill) -> None:
     """Withdraw a member's level in a skill; work that requires it is no longer routed to them."""
     membership, skill = member_skill.membership, member_skill.skill
-    _check_may_verify(actor, membership)
+    permissions.check(permissions.member_skill_verify(actor, membership))
     with transaction.atomic():
         audit_record(
             action="member.skill_remove",

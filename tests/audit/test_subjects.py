@@ -43,7 +43,7 @@ def task_list(project: str, *task_ids: Any) -> AuditEvent:
 def test_an_event_names_its_target_and_every_task_its_list_served_once_each(tenant):
     viewed = audit_record(action="data_access.task_view", target_type="projects.task", target_id="t-1")
     listed = task_list("p-1", "t-1", "t-2", "t-1")
-    untargeted = audit_record(action="auth.login_failed", metadata={"reason": "password"})
+    untargeted = audit_record(action="auth.login_failed", outcome="denied", metadata={"reason": "password"})
 
     assert subjects() == [("t-1", viewed.pk), ("p-1", listed.pk), ("t-1", listed.pk), ("t-2", listed.pk)]
     assert untargeted.pk not in {event_id for _, event_id in subjects()}

@@ -9,7 +9,7 @@ from audit import pages
 from audit.services.sealing import audit_seal
 from core.audit.context import ActorContext, actor_context
 from core.context import organization_context
-from projects import services as project_services
+from projects.services.projects import project_create
 from tenancy.models import Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -30,7 +30,7 @@ def _lab_with_history():
         )
         with actor_context(actor):
             for number in range(1, PROJECTS + 1):
-                project_services.project_create(
+                project_create(
                     actor=owner,
                     name=f"Radiology batch {number:02d}",
                     codename=f"Heron-{number}",

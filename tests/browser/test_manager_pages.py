@@ -19,9 +19,10 @@ from annotation.services.quality import project_agreement_recompute
 from annotation.services.submit import annotation_submit
 from core.audit.context import ActorContext, actor_context
 from core.context import organization_context
-from projects import services as project_services
 from projects.imports.services import import_create_upload
 from projects.models import Project
+from projects.services.projects import project_create, project_update
+from projects.services.tasks import task_bulk_create
 from tenancy.models import Membership, Organization, Role
 from tests.browser.checks import PASSWORD, member, page_check
 from tests.factories import OrganizationFactory
@@ -161,14 +162,12 @@ def _worked_project(organization: Organization, manager: Membership) -> Project:
     annotators = [member(organization, Role.ANNOTATOR, f"{n}@northwind.example") for n in ("ana", "ben")]
     actor = ActorContext(user_id=manager.user_id, user_label=manager.user.email, ip="127.0.0.1")
     with organization_context(organization.pk), actor_context(actor):
-        project = project_services.project_create(
-            actor=manager, name="Sentiment", overlap=2, label_schema=SCHEMA, gold_rate=0.5
-        )
+        project = project_create(actor=manager, name="Sentiment", overlap=2, label_schema=SCHEMA, gold_rate=0.5)
         items = [{"external_id": f"s-{n}", "data": {"text": f"Review {n}"}} for n in range(1, 4)]
         items.append(
             {"external_id": "gold-1", "data": {"text": "Gold"}, "gold_answer": {"finding": "normal", "confidence": 4}}
         )
-        project_services.task_bulk_create(actor=manager, project=project, items=items)
+        task_bulk_create(actor=manager, project=project, items=items)
         answers = {
             "ana": {"s-1": "normal", "s-2": "nodule", "s-3": "effusion", "gold-1": "normal"},
             "ben": {"s-1": "normal", "s-2": "nodule", "s-3": "normal", "gold-1": "nodule"},
@@ -184,11 +183,9 @@ def _worked_project(organization: Organization, manager: Membership) -> Project:
                     lease_token=claim.assignment.lease_token,
                     result={"finding": mine[claim.assignment.task.external_id], "confidence": 4},
                 )
-        project = project_services.project_update(actor=manager, project=project, gold_min_accuracy=0.6)
+        project = project_update(actor=manager, project=project, gold_min_accuracy=0.6)
         project_agreement_recompute(project=project)
-        project_services.task_bulk_create(
-            actor=manager, project=project, items=[{"external_id": "s-late", "data": {"text": "Late"}}]
-        )
+        task_bulk_create(actor=manager, project=project, items=[{"external_id": "s-late", "data": {"text": "Late"}}])
         assert assignment_claim(actor=annotators[0], project=project).assignment is not None
     return project
 
@@ -235,7 +232,7 @@ def test_manager_follows_an_export_to_its_end_and_reads_why_jobs_failed(
     manager = member(organization, Role.MANAGER, "maria@northwind.example")
     actor = ActorContext(user_id=manager.user_id, user_label=manager.user.email, ip="127.0.0.1")
     with organization_context(organization.pk), actor_context(actor):
-        project = project_services.project_create(actor=manager, name="Triage", label_schema=SCHEMA)
+        project = project_create(actor=manager, name="Triage", label_schema=SCHEMA)
         # An import started elsewhere (the API, `annotate push`) whose second line is refused: it fails whole.
         rows = [{"external_id": "a", "data": {"text": "fine"}}, {"external_id": "b", "data": []}]
         failed_import = import_create_upload(

@@ -8,8 +8,8 @@ from django.core.signals import request_started
 
 from core.context import organization_context
 from projects.models import Project
-from tenancy import services
 from tenancy.models import Membership, Role
+from tenancy.services.invitations import invitation_create
 from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -117,9 +117,7 @@ def test_invited_annotator_joins_and_sees_codenames_only(live_server, page, scre
             codename="Heron",
             label_schema={"fields": [{"name": "finding", "type": "choices", "options": ["yes", "no"]}]},
         )
-        issued = services.invitation_create(
-            actor=owner, organization=organization, email="new@example.org", role=Role.ANNOTATOR
-        )
+        issued = invitation_create(actor=owner, organization=organization, email="new@example.org", role=Role.ANNOTATOR)
     # The mailed link carries the secret after `#`: the browser asks for the page alone, and its script posts it.
     assert issued.accept_url == f"{live_server.url}/invitations/accept#{issued.secret}"
     page.goto(issued.accept_url)
@@ -159,7 +157,7 @@ def test_an_existing_account_signs_in_from_the_invitation_then_accepts(live_serv
     organization, owner = _owner()
     invitee = UserFactory(email="known@example.org")
     with organization_context(organization.pk):
-        issued = services.invitation_create(
+        issued = invitation_create(
             actor=owner, organization=organization, email="known@example.org", role=Role.REVIEWER
         )
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from core.audit.context import ActorContext, actor_context
 from core.context import organization_context
-from projects import services as project_services
 from projects.models import Project
 from projects.services.media import media_upload
+from projects.services.projects import project_create
+from projects.services.tasks import task_bulk_create
 from tenancy.models import Membership, Organization, Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -68,7 +69,7 @@ def make_lab(name: str = "Northwind Lab", roles: tuple[Role, ...] = (Role.OWNER,
 def make_project(lab: Lab, *, tasks: list[dict[str, Any]] | None = None, **fields: Any) -> Project:
     """A project with `tasks` (each a task's data), created through the services as the owner."""
     with organization_context(lab.organization.pk), lab.as_owner():
-        project = project_services.project_create(actor=lab.member(Role.OWNER), **fields)
+        project = project_create(actor=lab.member(Role.OWNER), **fields)
     if tasks:
         add_tasks(lab, project, tasks)
     return project
@@ -77,7 +78,7 @@ def make_project(lab: Lab, *, tasks: list[dict[str, Any]] | None = None, **field
 def add_tasks(lab: Lab, project: Project, tasks: list[dict[str, Any]], *, first: int = 1) -> None:
     items = [{"external_id": f"t-{first + i}", "data": data} for i, data in enumerate(tasks)]
     with organization_context(lab.organization.pk), lab.as_owner():
-        project_services.task_bulk_create(actor=lab.member(Role.OWNER), project=project, items=items)
+        task_bulk_create(actor=lab.member(Role.OWNER), project=project, items=items)
 
 
 def upload_image(lab: Lab, project: Project, width: int, height: int) -> str:

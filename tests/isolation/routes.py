@@ -27,10 +27,12 @@ from audit.services.streaming import stream_cursor_lock
 from core.audit.record import audit_record
 from core.context import organization_context
 from core.scoping import TenantManager, TenantModel, TenantOwned
-from projects import services as project_services
 from projects.models import Task
-from tenancy import services as tenancy_services
+from projects.services.projects import project_create
+from projects.services.tasks import task_bulk_create
 from tenancy.models import Membership, Organization, Role, User
+from tenancy.services.invitations import invitation_create
+from tenancy.services.tokens import api_token_create
 from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory, UserFactory
 from tests.isolation.exports_world import media_data, populate_exports, populate_media
 from tests.isolation.imports_world import populate_imports
@@ -221,12 +223,12 @@ def populate(prefix: str, *, roles: tuple[Role, ...] = (Role.OWNER,)) -> SimpleN
         world.member = MembershipFactory(
             organization=organization, role=Role.ANNOTATOR, user=UserFactory(email=f"{prefix}-target@{prefix}.test")
         )
-        world.token = tenancy_services.api_token_create(actor=world.member, name=f"{prefix} target token").token
-        world.project = project_services.project_create(
+        world.token = api_token_create(actor=world.member, name=f"{prefix} target token").token
+        world.project = project_create(
             actor=owner, name=f"{prefix} project", codename=f"{prefix} codename", guidelines=f"{prefix} guidelines"
         )
         populate_media(world)  # before any task: every task's data names the file (exports_world)
-        project_services.task_bulk_create(
+        task_bulk_create(
             actor=owner,
             project=world.project,
             items=[{"external_id": f"{prefix}-item", "data": {"text": f"{prefix} text", **media_data(world)}}],
@@ -239,7 +241,7 @@ def populate(prefix: str, *, roles: tuple[Role, ...] = (Role.OWNER,)) -> SimpleN
             target=world.project,
             metadata={"count": 1, "task_ids": [str(world.task.uuid)]},
         )
-        issued = tenancy_services.invitation_create(
+        issued = invitation_create(
             actor=owner, organization=organization, email=f"{prefix}-invitee@{prefix}.test", role=Role.ANNOTATOR
         )
         world.invitation = issued.invitation

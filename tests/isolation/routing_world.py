@@ -10,11 +10,12 @@ from annotation.services.claim import assignment_claim
 from annotation.services.exclusions import exclusion_create
 from annotation.services.progress import progress_pause
 from annotation.services.submit import annotation_submit
-from projects import services as project_services
 from projects.models import Task
-from tenancy import services as tenancy_services
+from projects.services.projects import project_update
+from projects.services.tasks import task_bulk_create
 from tenancy.models import Role
 from tenancy.services import skills
+from tenancy.services.members import membership_pause
 from tests.factories import MembershipFactory
 from tests.isolation.exports_world import media_data
 
@@ -27,7 +28,7 @@ def _lease(member: Any, project: Any) -> Any:
 
 def _tasks(world: SimpleNamespace, names: list[str]) -> list[Task]:
     prefix = world.prefix
-    project_services.task_bulk_create(
+    task_bulk_create(
         actor=world.owner,
         project=world.project,
         items=[
@@ -49,7 +50,7 @@ def populate_routing(world: SimpleNamespace) -> None:
     """
     prefix, owner = world.prefix, world.owner
     # Two leases at once, so a member who already holds one still gets a new lease from `next`.
-    world.project = project_services.project_update(actor=owner, project=world.project, max_active_per_annotator=2)
+    world.project = project_update(actor=owner, project=world.project, max_active_per_annotator=2)
     holders = [*world.members.values(), *([] if owner in world.members.values() else [owner])]
     _tasks(world, [f"work-{i}" for i in range(len(holders) + 1)])
     leases = {member.pk: _lease(member, world.project) for member in holders}
@@ -72,4 +73,4 @@ def populate_routing(world: SimpleNamespace) -> None:
     )
     progress = progress_for_update(project=world.project, membership=world.member)
     progress_pause(actor=owner, progress=progress, reason=f"{prefix} spot check")
-    tenancy_services.membership_pause(actor=owner, membership=world.member, reason=f"{prefix} on leave")
+    membership_pause(actor=owner, membership=world.member, reason=f"{prefix} on leave")

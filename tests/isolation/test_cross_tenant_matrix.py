@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from core.context import organization_context
 from tenancy.models import Membership, Organization, Role
-from tenancy.services import invitation_create
+from tenancy.services.invitations import invitation_create
 from tests.factories import UserFactory
 from tests.isolation.exports_world import MEDIA_FIELD, PNG
 from tests.isolation.routes import (

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from core.context import organization_context
 from core.errors import Conflict
-from tenancy import services
 from tenancy.models import Membership, Role, User
+from tenancy.services.members import membership_remove, membership_update_role
 from tests.factories import MembershipFactory, UserFactory
 from tests.isolation.exports_world import MEDIA_FIELD, PNG
 from tests.isolation.routes import (
@@ -431,9 +431,9 @@ def test_last_owner_cannot_leave_or_be_demoted(db):
     assert (response.status_code, response.json()["role"]) == (200, "admin")
     # The second owner's request raced the demotion and still carries its old owner role: the lock decides.
     with organization_context(world.organization.pk), pytest.raises(Conflict, match="at least one owner"):
-        services.membership_update_role(actor=stale_second, membership=world.owner, role=Role.ADMIN)
+        membership_update_role(actor=stale_second, membership=world.owner, role=Role.ADMIN)
     with organization_context(world.organization.pk), pytest.raises(Conflict, match="at least one owner"):
-        services.membership_remove(actor=stale_second, membership=world.owner)
+        membership_remove(actor=stale_second, membership=world.owner)
     assert _role_of(world, world.owner) == "owner"
 
 

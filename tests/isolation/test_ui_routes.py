@@ -15,7 +15,7 @@ from annotation.exports.services import export_create
 from annotation.services.claim import assignment_claim
 from core.context import organization_context
 from tenancy.models import Membership, Role
-from tenancy.services import invitation_create
+from tenancy.services.invitations import invitation_create
 from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory, ProjectFactory, TaskFactory
 from tests.isolation.routes import url_patterns
 

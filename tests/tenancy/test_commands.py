@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from core.context import no_organization, organization_context
 from tenancy.models import ApiToken, Invitation, Membership, Organization, Role, User
 from tenancy.selectors import api_token_authenticate
-from tenancy.services import invitation_accept
+from tenancy.services.invitations import invitation_accept
 from tests.factories import UserFactory
 
 STRONG_PASSWORD = "violet tractor sings at noon"

@@ -13,8 +13,8 @@ from django.db import connection, transaction
 
 from config.celery import app
 from core.context import organization_context
-from tenancy import services
 from tenancy.models import Role
+from tenancy.services.invitations import invitation_create
 from tests.factories import MembershipFactory, OrganizationFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -82,7 +82,7 @@ def test_worker_sends_invitation_inside_its_tenant(worker):
     organization = OrganizationFactory(name="Heron Lab")
     with organization_context(organization.pk):
         owner = MembershipFactory(organization=organization, role=Role.OWNER)
-        issued = services.invitation_create(
+        issued = invitation_create(
             actor=owner, organization=organization, email="expert@example.org", role=Role.ANNOTATOR
         )
 
@@ -102,18 +102,14 @@ def test_rolled_back_invitation_sends_nothing(worker):
 
     def invite_then_fail() -> None:
         with transaction.atomic(), organization_context(organization.pk):
-            services.invitation_create(
-                actor=owner, organization=organization, email="ghost@example.org", role=Role.ANNOTATOR
-            )
+            invitation_create(actor=owner, organization=organization, email="ghost@example.org", role=Role.ANNOTATOR)
             raise RuntimeError("abort after inviting")
 
     with pytest.raises(RuntimeError, match="abort after inviting"):
         invite_then_fail()
     # A committed invitation afterwards proves the worker is up; the rolled-back one must never have been queued.
     with organization_context(organization.pk):
-        services.invitation_create(
-            actor=owner, organization=organization, email="real@example.org", role=Role.ANNOTATOR
-        )
+        invitation_create(actor=owner, organization=organization, email="real@example.org", role=Role.ANNOTATOR)
     files = _wait_for_files(mail_dir, 1)
     time.sleep(1.0)
     recipients = [

@@ -14,7 +14,9 @@ from core.context import organization_context
 from core.errors import DomainError
 from tenancy import config as tenancy_config
 from tenancy.models import Organization, Role, User
-from tenancy.services import invitation_create, membership_add, organization_create
+from tenancy.services.invitations import invitation_create
+from tenancy.services.members import membership_add
+from tenancy.services.organizations import organization_create
 
 
 def domain_error_text(exc: DomainError) -> str:

@@ -14,7 +14,9 @@ from core.audit.context import ActorContext, actor_context
 from core.context import organization_context
 from core.errors import DomainError
 from tenancy.models import Organization, Role, User
-from tenancy.services import api_token_create, membership_add, organization_create
+from tenancy.services.members import membership_add
+from tenancy.services.organizations import organization_create
+from tenancy.services.tokens import api_token_create
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo"

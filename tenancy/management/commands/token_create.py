@@ -11,7 +11,7 @@ from core.context import organization_context
 from core.errors import DomainError
 from tenancy.management.commands.organization_create import domain_error_text
 from tenancy.models import Membership, Organization, Role, User
-from tenancy.services import api_token_create
+from tenancy.services.tokens import api_token_create
 
 
 def _positive_int(value: str) -> int:

@@ -43,7 +43,7 @@ from tests.factories import OrganizationFactory, ProjectFactory, TaskFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REDIS_SERVER = shutil.which("redis-server")
 ANNOTATORS = 50  # active on every project
 IDLE = 20  # each leaves one lapsed lease per project, and is not active (the dispatcher ignores them)

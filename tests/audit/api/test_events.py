@@ -34,7 +34,7 @@ def admin(tenant, api_as):
     record("export.create", "alice@lab.example", target=project)
     record("project.update", "bob@lab.example", target=project, metadata={"n": 2})
     record("access.not_found", "mallory@lab.example", outcome="denied", target_type="api.projects")
-    record("export.download", "bob@lab.example", target=project)
+    record("export.complete", "bob@lab.example", target=project)
     client.project = project
     return client
 
@@ -48,7 +48,7 @@ def test_lists_newest_first(admin):
 
     assert response.status_code == 200
     assert actions(response)[:5] == [
-        ("export.download", "bob@lab.example"),
+        ("export.complete", "bob@lab.example"),
         ("access.not_found", "mallory@lab.example"),
         ("project.update", "bob@lab.example"),
         ("export.create", "alice@lab.example"),
@@ -60,7 +60,7 @@ def test_parameters_and_q_combine(admin):
     response = admin.get(URL, {"q": "action:export.*", "actor": "bob@lab.example"})
 
     assert response.status_code == 200
-    assert actions(response) == [("export.download", "bob@lab.example")]
+    assert actions(response) == [("export.complete", "bob@lab.example")]
 
 
 def test_search_by_outcome_and_free_text(admin):

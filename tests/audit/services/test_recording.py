@@ -64,7 +64,7 @@ def test_redaction_does_not_change_the_input():
 
 def test_recorded_events_are_redacted(tenant):
     event = audit_record(
-        action="integration.update", changes={"secret_key": ["a", "b"], "url": ["x", "y"]}, metadata={"token": "raw"}
+        action="storage.update", changes={"secret_key": ["a", "b"], "url": ["x", "y"]}, metadata={"token": "raw"}
     )
 
     stored = AuditEvent.objects.get(pk=event.pk)
@@ -77,11 +77,11 @@ def test_recorded_events_are_redacted(tenant):
 
 def test_the_sequence_is_gapless_and_independent_per_organization(tenant, other_tenant):
     for _ in range(3):
-        audit_record(action="test.one")
+        audit_record(action="project.update")
     with organization_context(other_tenant.pk):
-        audit_record(action="test.two")
-        audit_record(action="test.two")
-    audit_record(action="test.three")
+        audit_record(action="project.update")
+        audit_record(action="project.update")
+    audit_record(action="project.delete")
 
     assert sequences(tenant) == [1, 2, 3, 4]
     assert sequences(other_tenant) == [1, 2]
@@ -90,21 +90,21 @@ def test_the_sequence_is_gapless_and_independent_per_organization(tenant, other_
 def test_a_rolled_back_event_leaves_no_gap(tenant):
     def record_then_fail() -> None:
         with transaction.atomic():
-            audit_record(action="test.lost")
+            audit_record(action="project.delete")
             raise RuntimeError("roll back")
 
-    audit_record(action="test.kept")
+    audit_record(action="project.update")
     with pytest.raises(RuntimeError):
         record_then_fail()
-    audit_record(action="test.kept")
+    audit_record(action="project.update")
 
     assert sequences(tenant) == [1, 2]
-    assert list(AuditEvent.objects.order_by("sequence").values_list("action", flat=True)) == ["test.kept"] * 2
+    assert list(AuditEvent.objects.order_by("sequence").values_list("action", flat=True)) == ["project.update"] * 2
 
 
 def test_a_denied_event_takes_the_next_number_of_its_category(tenant):
-    audit_record(action="access.first")
-    audit_record(action="test.other")
+    audit_record(action="access.not_found", outcome="denied")
+    audit_record(action="project.update")
 
     audit_record_denied(organization_id=tenant.pk, action="access.forbidden", metadata={"path": "/x"})
 
@@ -147,6 +147,6 @@ def test_an_action_must_be_category_dot_verb(tenant, action):
 
 def test_audit_record_requires_a_tenant_context(tenant):
     with no_organization(), pytest.raises(TenantContextMissing):
-        audit_record(action="test.orphan")
+        audit_record(action="project.update")
 
     assert AuditEvent.objects.count() == 0

@@ -199,6 +199,18 @@ def test_retention_setting_is_parsed_and_validated(settings):
         retention_days()
 
 
+def test_a_retention_for_a_category_that_does_not_exist_is_refused_naming_the_closest(settings):
+    settings.AUDIT_RETENTION_DAYS = {"data_acess": "365", "default": "2555"}
+
+    with pytest.raises(ImproperlyConfigured) as refused:
+        retention_days()
+
+    assert str(refused.value) == (
+        "AUDIT_RETENTION_DAYS: 'data_acess' is not an audit category (docs/audit.md lists them); "
+        "did you mean 'data_access'?"
+    )
+
+
 def test_cutoff_is_measured_from_now(aged_trail):
     # Events 400 days old, a 365-day retention: 40 days earlier none of them had expired yet.
     from django.utils import timezone

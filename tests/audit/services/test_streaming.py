@@ -23,12 +23,12 @@ from audit.services.streaming import audit_stream_organization, destination_for,
 from core.audit.record import audit_record
 from core.context import organization_context
 from core.errors import InvalidInput, NotAllowed
-from tenancy import services as tenancy_services
 from tenancy.models import Organization, Role
+from tenancy.services.organizations import organization_update
 from tests.conftest import member_client
 from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass
@@ -201,8 +201,8 @@ def test_syslog_over_tcp_with_octet_counting(tenant, syslog_server, loopback_all
     port, received = syslog_server
     settings.AUDIT_STREAM_URL = f"syslog+tcp://127.0.0.1:{port}"
     settings.PUBLIC_URL = "https://annotate.example.org"
-    _record("project.update", 2)
-    audit_record(action="project.delete", outcome="denied")
+    _record("auth.login", 2)
+    audit_record(action="auth.login_failed", outcome="denied")
 
     result = audit_stream_organization(organization_id=tenant.pk)
 
@@ -211,15 +211,15 @@ def test_syslog_over_tcp_with_octet_counting(tenant, syslog_server, loopback_all
     assert len(frames) == 3
     *header, message = frames[2].split(b" ", 7)
     assert header[0] == b"<108>1"  # facility 13 (log audit) * 8 + severity 4 (denied)
-    assert header[2:] == [b"annotate.example.org", b"annotate", b"-", b"project.delete", b"-"]
+    assert header[2:] == [b"annotate.example.org", b"annotate", b"-", b"auth.login_failed", b"-"]
     document = json.loads(message)
     assert (document["sequence"], document["outcome"], document["event_id"]) == (
         3,
         "denied",
-        f"{tenant.uuid}:project:3",
+        f"{tenant.uuid}:auth:3",
     )
     assert frames[0].startswith(b"<110>1 ")
-    assert _cursor("project") == 3
+    assert _cursor("auth") == 3
 
 
 def test_syslog_newline_framing():
@@ -239,8 +239,8 @@ def test_only_owners_configure_the_stream_and_the_token_is_stored_encrypted(tena
     config = {"kind": "http", "url": receiver.url, "token": "org-secret-token"}
 
     with pytest.raises(NotAllowed, match=r"Only owners may change where the audit trail is streamed\."):
-        tenancy_services.organization_update(actor=admin, organization=tenant, settings={"audit_stream": config})
-    tenancy_services.organization_update(actor=owner, organization=tenant, settings={"audit_stream": config})
+        organization_update(actor=admin, organization=tenant, settings={"audit_stream": config})
+    organization_update(actor=owner, organization=tenant, settings={"audit_stream": config})
 
     stored = tenant.settings["audit_stream"]
     assert sorted(stored) == ["enabled", "kind", "token_sealed", "url"]
@@ -248,16 +248,14 @@ def test_only_owners_configure_the_stream_and_the_token_is_stored_encrypted(tena
     assert destination_for(tenant).token == "org-secret-token"  # type: ignore[union-attr]
     # An admin may still change other settings as long as the stream configuration is echoed back as read.
     shown = {"kind": "http", "enabled": True, "url": receiver.url, "token_set": True}
-    tenancy_services.organization_update(
-        actor=admin, organization=tenant, settings={"audit_stream": shown, "theme": "dark"}
-    )
+    organization_update(actor=admin, organization=tenant, settings={"audit_stream": shown, "theme": "dark"})
     assert tenant.settings == {"audit_stream": stored, "theme": "dark"}
 
 
 def _configure(organization: Any, config: dict[str, Any]) -> None:
     with organization_context(organization.pk):
         owner = MembershipFactory(organization=organization, role=Role.OWNER)
-        tenancy_services.organization_update(actor=owner, organization=organization, settings={"audit_stream": config})
+        organization_update(actor=owner, organization=organization, settings={"audit_stream": config})
 
 
 def test_an_owner_of_one_organization_cannot_take_another_organizations_stream_token(db, receiver, loopback_allowed):
@@ -384,7 +382,7 @@ def test_invalid_or_refused_destinations_are_rejected(tenant, settings, config, 
     settings.OUTBOUND_ALLOWED_NETWORKS = []
     owner = MembershipFactory(organization=tenant, role=Role.OWNER)
     with pytest.raises(InvalidInput) as invalid:
-        tenancy_services.organization_update(actor=owner, organization=tenant, settings={"audit_stream": config})
+        organization_update(actor=owner, organization=tenant, settings={"audit_stream": config})
     assert [error.field for error in invalid.value.errors] == [field_name]
     tenant.refresh_from_db()
     assert "audit_stream" not in tenant.settings

@@ -12,8 +12,8 @@ from django.db import connection
 from django.test import RequestFactory
 
 from core.api.exceptions import bad_request, not_found, permission_denied, server_error
-from tenancy import services
 from tenancy.models import Membership, Role
+from tenancy.services import members
 from tests.conftest import member_client
 from tests.factories import MembershipFactory
 
@@ -52,7 +52,7 @@ def test_an_unexpected_exception_in_an_api_view_is_a_json_500_and_undoes_the_wri
     def broken(**kwargs: Any) -> Membership:
         raise KeyError("a bug of ours")
 
-    monkeypatch.setattr(services, "membership_update_profile", broken)
+    monkeypatch.setattr(members, "membership_update_profile", broken)
 
     response = client.patch(f"/api/v1/members/{member.uuid}", {"role": "reviewer", "languages": ["en"]}, format="json")
 

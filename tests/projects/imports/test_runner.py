@@ -14,7 +14,9 @@ from projects.imports import runner, staging
 from projects.imports.runner import import_progress, import_run
 from projects.imports.services import import_cancel
 from projects.models import ImportJob, ImportRow, Task
-from projects.services import project_create
+from projects.services.projects import project_create, project_delete
+from tenancy.models import Role
+from tests.factories import MembershipFactory
 from tests.projects import imports_support
 from tests.projects.imports_support import counts, gz, imported, json_array, jsonl, rows_of, run_to_end, upload_job
 
@@ -537,11 +539,9 @@ def test_a_cancelled_import_stops_at_its_next_batch_and_keeps_nothing(store, man
 
 
 def test_an_import_whose_project_was_deleted_midway_just_stops(store, manager, project, small_batches):
-    from projects.services import project_delete
-
     job = upload_job(manager, project, jsonl(rows_of(25)))
     import_run(job, time_budget=0)
-    project_delete(actor=manager, project=project)
+    project_delete(actor=MembershipFactory(organization=project.organization, role=Role.ADMIN), project=project)
 
     assert import_run(job).finished is True
     assert (ImportJob.objects.count(), ImportRow.objects.count(), Task.objects.count()) == (0, 0, 0)

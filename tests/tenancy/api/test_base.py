@@ -14,8 +14,8 @@ from core.context import organization_context
 from core.errors import Conflict
 from projects.models import ImportJob
 from projects.services.storage import storage_connection_create
-from tenancy import services
 from tenancy.models import Membership, Role
+from tenancy.services import members
 from tests.conftest import member_client
 from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory
 
@@ -32,7 +32,7 @@ def _role_update_then(failure: BaseException, monkeypatch: Any) -> None:
     def failing(**kwargs: Any) -> Membership:
         raise failure
 
-    monkeypatch.setattr(services, "membership_update_profile", failing)
+    monkeypatch.setattr(members, "membership_update_profile", failing)
 
 
 def test_a_rejected_language_leaves_the_role_as_it_was(tenant):

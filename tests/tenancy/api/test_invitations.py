@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from core.context import organization_context
-from tenancy import services
 from tenancy.api.views import InvitationAcceptThrottle
 from tenancy.models import Invitation, Membership, Organization, Role, User
+from tenancy.services.invitations import IssuedInvitation, invitation_create
 from tests.factories import MembershipFactory, UserFactory
 
 INVITATIONS_URL = "/api/v1/invitations/"
@@ -51,9 +51,9 @@ def mailed_link(message: mail.EmailMessage) -> tuple[str, str]:
     return found[0]
 
 
-def invite(organization: Organization, email: str, role: Role = Role.ANNOTATOR) -> services.IssuedInvitation:
+def invite(organization: Organization, email: str, role: Role = Role.ANNOTATOR) -> IssuedInvitation:
     """An invitation issued by the platform operator (no acting member), as the organization_create command does."""
-    return services.invitation_create(actor=None, organization=organization, email=email, role=role)
+    return invitation_create(actor=None, organization=organization, email=email, role=role)
 
 
 def accept(body: dict, client: APIClient | None = None):

@@ -7,9 +7,9 @@ from django.urls import path
 
 from audit.models import AuditEvent
 from config import urls as site_urls
-from tenancy import services
 from tenancy.models import Membership, Role
 from tenancy.pages.base import organization_page, page_forbidden
+from tenancy.services.members import membership_pause
 from tests.conftest import session_client
 from tests.factories import MembershipFactory
 
@@ -18,7 +18,7 @@ from tests.factories import MembershipFactory
 def pause_then(request: HttpRequest, membership: Membership, member_id: str, status: int) -> HttpResponse:
     """Pauses the member, then answers `status`, as a page whose second step fails would."""
     member = Membership.objects.get(uuid=member_id)
-    services.membership_pause(actor=membership, membership=member, reason="checking their work")
+    membership_pause(actor=membership, membership=member, reason="checking their work")
     if status == 403:
         return page_forbidden(request, membership, reason="Refused after the pause.")
     return HttpResponse(status=status)

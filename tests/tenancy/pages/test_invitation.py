@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from core.context import organization_context
-from tenancy import services
 from tenancy.models import Invitation, Membership, Organization, Role, User
+from tenancy.services.invitations import IssuedInvitation, invitation_create
 from tests.factories import OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,9 +26,9 @@ def lab() -> Organization:
     return OrganizationFactory(name="Northwind Lab")
 
 
-def invite(organization: Organization, email: str, role: Role = Role.ANNOTATOR) -> services.IssuedInvitation:
+def invite(organization: Organization, email: str, role: Role = Role.ANNOTATOR) -> IssuedInvitation:
     with organization_context(organization.pk):
-        return services.invitation_create(actor=None, organization=organization, email=email, role=role)
+        return invitation_create(actor=None, organization=organization, email=email, role=role)
 
 
 def browser(user: User | None = None, address: str = "192.0.2.50") -> Client:

@@ -42,7 +42,7 @@ def lab() -> Any:
         annotator = MembershipFactory(organization=organization, role=Role.ANNOTATOR)
         token = ApiTokenFactory(membership=annotator, role=Role.ANNOTATOR)
         owner = MembershipFactory(organization=organization, role=Role.OWNER)
-        from tenancy.services import invitation_create
+        from tenancy.services.invitations import invitation_create
 
         invitation = invitation_create(
             actor=owner, organization=organization, email="pending@lab.example", role=Role.REVIEWER

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from core.context import organization_context
-from tenancy import services
 from tenancy.models import Invitation, Organization, Role
 from tenancy.services.invitation_links import invitation_links_from_mail
+from tenancy.services.invitations import IssuedInvitation, invitation_create
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,10 +28,10 @@ def mail_folder(settings: Any, tmp_path: Path) -> Path:
     return folder
 
 
-def _invite(organization: Organization, email: str, capture: Any) -> services.IssuedInvitation:
+def _invite(organization: Organization, email: str, capture: Any) -> IssuedInvitation:
     """An invitation whose mail the worker has sent (Celery runs eagerly in the suite, once the commit is done)."""
     with organization_context(organization.pk), capture(execute=True):
-        return services.invitation_create(actor=None, organization=organization, email=email, role=Role.ANNOTATOR)
+        return invitation_create(actor=None, organization=organization, email=email, role=Role.ANNOTATOR)
 
 
 def _pending(organization: Organization) -> list[Invitation]:
@@ -73,7 +73,7 @@ def test_a_revoked_invitation_and_one_whose_mail_is_not_written_get_no_link(
     with organization_context(organization.pk):
         Invitation.objects.filter(pk=revoked.invitation.pk).update(revoked_at=revoked.invitation.created_at)
         # Created, but its mail not sent yet: the worker has not run.
-        services.invitation_create(actor=None, organization=organization, email="soon@lab.example", role=Role.ANNOTATOR)
+        invitation_create(actor=None, organization=organization, email="soon@lab.example", role=Role.ANNOTATOR)
 
         assert invitation_links_from_mail(invitations=_pending(organization)) == {}
 
