@@ -19,4 +19,5 @@ named in the refusal ("project 'Cardiology triage'"), or None."""
 organization_setting_clean = Signal()
 """An organization setting another app owns is being changed; sent with the setting's key as sender (kwargs:
 actor, organization, incoming, current). The one receiver connected for that key answers the value to store
-(None to remove it) or refuses with a DomainError; a key with no receiver is stored as sent."""
+(None to remove it) or refuses with a DomainError. A change to a key with no receiver is refused
+(tenancy.services.organizations): its rules, and the sealing of its secrets, are that app's."""

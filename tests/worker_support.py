@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 REDIS_SERVER = shutil.which("redis-server")
 
 
+# The repository: where a started worker or command runs from, whatever folder its test file sits in.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -84,7 +84,12 @@ def _settings_clean(*, actor: Membership, organization: Organization, settings: 
             sender=key, actor=actor, organization=organization, incoming=incoming, current=current
         )
         if not answers:
-            continue
+            # Nobody here knows the section's rules (its secret would be kept unsealed): refuse it rather than
+            # store it as sent.
+            raise InvalidInput(
+                f"The {key} setting cannot be changed on this installation.",
+                errors=[FieldError(f"settings.{key}", "Not available here.", "unknown_setting")],
+            )
         settings = {k: v for k, v in settings.items() if k != key}
         cleaned = answers[0][1]
         if cleaned is not None:

@@ -16,10 +16,11 @@ from core.context import organization_context
 from tenancy.models import Role
 from tenancy.services.invitations import invitation_create
 from tests.factories import MembershipFactory, OrganizationFactory
+from tests.worker_support import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 
 
 @pytest.fixture

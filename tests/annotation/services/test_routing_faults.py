@@ -40,10 +40,11 @@ from tests.annotation.routing_support import (
     routing_violations,
 )
 from tests.factories import OrganizationFactory, ProjectFactory, TaskFactory
+from tests.worker_support import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = REPO_ROOT
 REDIS_SERVER = shutil.which("redis-server")
 ANNOTATORS = 50  # active on every project
 IDLE = 20  # each leaves one lapsed lease per project, and is not active (the dispatcher ignores them)

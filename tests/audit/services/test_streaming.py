@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +26,9 @@ from tenancy.models import Organization, Role
 from tenancy.services.organizations import organization_update
 from tests.conftest import member_client
 from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory
+from tests.worker_support import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = REPO_ROOT
 
 
 @dataclass

@@ -5,6 +5,7 @@ import pytest
 from audit.models import AuditEvent
 from core.context import no_organization, organization_context
 from core.errors import InvalidInput, NotAllowed
+from tenancy import signals
 from tenancy.models import Organization, Role
 from tenancy.services.organizations import organization_create, organization_update
 from tests.factories import MembershipFactory
@@ -35,3 +36,22 @@ def test_organization_update_needs_admin(tenant):
 
     with pytest.raises(NotAllowed):
         organization_update(actor=manager, organization=tenant, name="Mine")
+
+
+def test_a_setting_no_app_answers_for_is_refused_not_stored_as_sent(db, tenant):
+    # As if the app that owns `audit_stream` were not installed: its token must never be stored unsealed.
+    receivers = signals.organization_setting_clean.receivers
+    signals.organization_setting_clean.receivers = []
+    signals.organization_setting_clean.sender_receivers_cache.clear()
+    owner = MembershipFactory(organization=tenant, role=Role.OWNER)
+    stream = {"url": "https://siem.example/ingest", "token": "plain-secret"}
+    try:
+        with organization_context(tenant.pk), pytest.raises(InvalidInput) as raised:
+            organization_update(actor=owner, organization=tenant, settings={"audit_stream": stream})
+    finally:
+        signals.organization_setting_clean.receivers = receivers
+        signals.organization_setting_clean.sender_receivers_cache.clear()
+
+    assert [(e.field, e.code) for e in raised.value.errors] == [("settings.audit_stream", "unknown_setting")]
+    tenant.refresh_from_db()
+    assert "audit_stream" not in (tenant.settings or {})
