@@ -57,6 +57,10 @@ bench-routing: ## Routing under load: 50 annotators doing next → submit over H
 bench-imports: ## Import 100k and 1M JSONL tasks through the API + a worker, against COPY of the same rows
 	$(BIN)/python -m bench.imports --tasks 100000 --tasks 1000000 --formats jsonl
 
+.PHONY: bench-browser
+bench-browser: ## The data browser's views (filters, deep pages, search, one task) at 1M tasks, served whole
+	$(BIN)/python -m bench.task_browser --tasks 1000000 --repeat 5
+
 .PHONY: bench-exports
 bench-exports: ## Exports against COPY of the same rows: JSONL and CSV of 100k and 1M annotations in the same tables
 	$(BIN)/python -m bench.exports --rows 100000 --rows 1000000 --repeat 3

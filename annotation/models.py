@@ -121,6 +121,12 @@ class Annotation(TenantModel):
                 name="annotation_review_queue",
                 condition=models.Q(review_state="pending"),
             ),
+            # The data browser's review filter: the reviewed annotations by outcome, naming their task.
+            models.Index(
+                fields=["project", "review_state", "task"],
+                name="annotation_reviewed",
+                condition=~models.Q(review_state="none"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from annotation.models import Annotation, AnnotatorProgress, ConflictExclusion, Review
 from annotation.selectors.eligibility import exclusion_applies, exclusion_applies_to
+from annotation.selectors.reviews import member_annotates_in
 from projects.models import Project, Task
 from tenancy.models import Membership, Role
 from tenancy.permissions import Refusal
@@ -85,6 +86,14 @@ def review(actor: Membership, project: Project) -> Refusal:
     return None
 
 
+def review_gold_answer(actor: Membership, project: Project) -> Refusal:
+    """See a gold task's known answer while reviewing: only one who does not annotate in the project, since a known
+    answer would let an annotator pass the gold checks that score them."""
+    if member_annotates_in(member=actor, project=project):
+        return "Gold answers are not shown to those who annotate in this project."
+    return None
+
+
 def review_decide(actor: Membership, annotation: Annotation) -> Refusal:
     """Decide on this annotation: nobody reviews their own work, a correction of it included (the author of the
     version, or the annotator whose turn it answers)."""
@@ -122,3 +131,8 @@ def quality_read(actor: Membership) -> Refusal:
 def export_manage(actor: Membership) -> Refusal:
     """Start an export of a project's results, or download one."""
     return _manager(actor, "Exports need the manager role or higher.")
+
+
+def workforce_read(actor: Membership) -> Refusal:
+    """See every member's hours and items: what people are paid by is the administrators' business."""
+    return None if actor.role_enum.at_least(Role.ADMIN) else "Only owners and admins may read the workforce report."

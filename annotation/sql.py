@@ -335,3 +335,11 @@ PROJECT_TO_CLAIM = sql_statement(
     projects=Project,
     project_columns=select_columns(Project, "p"),
 )
+
+
+# The data browser's search box (selectors.task_browser): a task whose data, as JSON text, holds the word typed
+# (one condition per word; the parameter is an ILIKE pattern with its wildcards escaped). No index serves it, on
+# purpose: under the tables' forced row-level security, PostgreSQL uses an index only for leakproof operators (the
+# policy must be applied first), and neither full-text (@@) nor trigram or LIKE matching is leakproof, so a GIN
+# index would cost every import and never be read. It is a scan of the project's tasks that stops at a page.
+TASK_DATA_CONTAINS = "data::text ILIKE %s"

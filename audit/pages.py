@@ -22,8 +22,10 @@ from audit.selectors.events import (
     audit_events_older,
 )
 from audit.selectors.query import AuditQuery, query_from_params
+from audit.selectors.targets import audit_target_names
 from audit.services.verification import VerifyReport, audit_verify_recorded
 from core.audit.record import Outcome
+from core.audit.targets import target_noun
 from core.errors import InvalidInput
 from tenancy.models import Membership
 from tenancy.pages.base import role_page
@@ -83,11 +85,14 @@ class DetailSection:
 
 @dataclass
 class EventRow:
-    """One event as the table shows it: the model's fields plus a compact view of its changes and metadata."""
+    """One event as the table shows it: the model's fields, what its target is called, and a compact view of its
+    changes and metadata."""
 
     event: AuditEvent
     detail_summary: str
     details: list[DetailSection]
+    target_noun: str  # "task", or the stored type when it names no declared kind
+    target_name: str  # the target's current name; "" when it is gone or has none
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.event, name)
@@ -104,7 +109,7 @@ def _detail_value(section: str, value: Any) -> str:
     return _compact(value)
 
 
-def _event_row(event: AuditEvent) -> EventRow:
+def _event_row(event: AuditEvent, target_names: dict[tuple[str, str], str]) -> EventRow:
     sections: list[DetailSection] = []
     parts: list[str] = []
     for section, data in (("changes", event.changes), ("metadata", event.metadata)):
@@ -118,7 +123,13 @@ def _event_row(event: AuditEvent) -> EventRow:
         keys = [key for key, _ in pairs]
         more = f" +{len(keys) - _DETAIL_SUMMARY_KEYS}" if len(keys) > _DETAIL_SUMMARY_KEYS else ""
         parts.append(f"{section}: {', '.join(keys[:_DETAIL_SUMMARY_KEYS])}{more}")
-    return EventRow(event, " · ".join(parts), sections)
+    return EventRow(
+        event,
+        " · ".join(parts),
+        sections,
+        target_noun=target_noun(event.target_type),
+        target_name=target_names.get((event.target_type, event.target_id), ""),
+    )
 
 
 def _filters(params: QueryDict) -> dict[str, str]:
@@ -195,6 +206,7 @@ def _render_trail(
     else:
         page = _event_page(query, before=_cursor(params, "before"), after=_cursor(params, "after"))
     audit_url = reverse("audit")
+    names = audit_target_names(events=page.events)
     context = {
         "membership": membership,
         "organization": membership.organization,
@@ -202,7 +214,7 @@ def _render_trail(
         "search_error": search_error,
         "qualifiers": QUALIFIER_HELP,
         "filtered": bool(filters),
-        "events": [_event_row(event) for event in page.events],
+        "events": [_event_row(event, names) for event in page.events],
         "newer_url": _url(audit_url, {**filters, "after": page.newer_than.token()}) if page.newer_than else "",
         "older_url": _url(audit_url, {**filters, "before": page.older_than.token()}) if page.older_than else "",
         "current_query": urlencode(

@@ -11,6 +11,7 @@ BENCHMARKS = [
     ("bench.audit_list", ["--events", "10000000", "--repeat", "20"]),
     ("bench.imports", ["--tasks", "100000", "--formats", "jsonl,json,csv,jsonl.gz"]),
     ("bench.exports", ["--rows", "100000", "--repeat", "3"]),
+    ("bench.task_browser", ["--tasks", "1000000", "--repeat", "5"]),
     ("bench.routing", ["--tasks", "10000", "--tasks", "1000000", "--seconds", "60", "--annotators", "50"]),
 ]
 

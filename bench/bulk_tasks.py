@@ -63,6 +63,31 @@ def become_app_role() -> None:
         cursor.execute(f"SET ROLE {connection.ops.quote_name(settings.DATABASE_APP_ROLE)}")
 
 
+def bench_organization(name: str, *, annotators: int, lead: str = "owner") -> tuple[Any, Any, list[Any]]:
+    """An organization with one member of role `lead` and `annotators` annotators, added as members are."""
+    from core.context import organization_context
+    from tenancy.models import Organization, Role, User
+    from tenancy.services.members import membership_add
+
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    organization = Organization.objects.create(name=name, slug=slug)
+    with organization_context(organization.pk):
+        leader = membership_add(
+            organization=organization,
+            user=User.objects.create_user(f"{slug}@bench.local", None),
+            role=Role(lead),
+            via="bench",
+        )
+        members = [
+            membership_add(
+                organization=organization, user=User.objects.create_user(f"{slug}-{i}@bench.local", None),
+                role=Role.ANNOTATOR, via="bench",
+            )
+            for i in range(annotators)
+        ]  # fmt: skip
+    return organization, leader, members
+
+
 def make_client() -> tuple[Any, Any]:
     from rest_framework.test import APIClient
 

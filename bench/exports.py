@@ -25,11 +25,10 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.bulk_tasks import TEXT, become_app_role, prepare_database, setup_django
+from bench.bulk_tasks import TEXT, become_app_role, bench_organization, prepare_database, setup_django
 
 ANCHOR_SECONDS = 120.0  # Label Studio's synchronous export of 100,000 tasks had not finished after this long
 TARGET_RATIO = 2.0  # JSONL export time / COPY time of the same rows
@@ -78,30 +77,6 @@ def _peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _organization() -> tuple[Any, Any, list[Any]]:
-    from core.context import organization_context
-    from tenancy.models import Organization, Role, User
-    from tenancy.services.members import membership_add
-
-    slug = f"bench-{uuid.uuid4().hex[:8]}"
-    organization = Organization.objects.create(name="Bench exports", slug=slug)
-    with organization_context(organization.pk):
-        owner = membership_add(
-            organization=organization,
-            user=User.objects.create_user(f"{slug}@bench.local", None),
-            role=Role.OWNER,
-            via="bench",
-        )
-        annotators = [
-            membership_add(
-                organization=organization, user=User.objects.create_user(f"{slug}-{i}@bench.local", None),
-                role=Role.ANNOTATOR, via="bench",
-            )
-            for i in range(ANNOTATORS)
-        ]  # fmt: skip
-    return organization, owner, annotators
 
 
 def populate(organization: Any, owner: Any, annotators: list[Any], rows: int) -> Any:
@@ -286,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     settings.OBJECT_STORAGE_ROOT = storage
     try:
         started = time.perf_counter()
-        organization, owner, annotators = _organization()
+        organization, owner, annotators = bench_organization("Bench exports", annotators=ANNOTATORS)
         projects = {size: populate(organization, owner, annotators, size) for size in sizes}
         populated = time.perf_counter() - started
         analyze_tables()

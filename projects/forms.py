@@ -12,6 +12,7 @@ from projects.models import Project
 from tenancy.models import SKILL_LEVEL_MAX, SKILL_LEVEL_MIN
 
 REVIEW_MODES = [("none", "No review"), ("sample", "A sampled share"), ("all", "Every annotation")]
+REJECT_RETURNS_TO = [("annotator", "Its annotator, with the comment"), ("pool", "The pool (anyone else)")]
 
 
 def _skills_text(skills: dict[str, int]) -> str:
@@ -82,6 +83,11 @@ class ProjectSettingsForm(forms.Form):
     required_languages = LanguagesField(required=False, help_text="Language codes, comma separated, e.g. en, fr.")
     review_mode = forms.ChoiceField(choices=REVIEW_MODES)
     review_rate = _share("Review rate", "Share of annotations reviewed in sampled mode, above 0 and at most 1.")
+    reject_returns_to = forms.ChoiceField(
+        label="Rejected work goes to",
+        choices=REJECT_RETURNS_TO,
+        help_text="Its annotator sees the reviewer's comment and redoes it; the pool gives it to someone else.",
+    )
     gold_rate = _share("Gold rate", "Share of claims answered with a gold task, 0 to 1.")
     gold_min_accuracy = _share(
         "Gold threshold", "Gold accuracy under which an annotator is paused; empty for none.", required=False
@@ -91,7 +97,17 @@ class ProjectSettingsForm(forms.Form):
     FIELDSETS = (
         ("General", ("name", "codename", "blind", "is_active")),
         ("Routing", ("overlap", "max_active_per_annotator", "lease_seconds", "required_skills", "required_languages")),
-        ("Review and quality", ("review_mode", "review_rate", "gold_rate", "gold_min_accuracy", "agreement_threshold")),
+        (
+            "Review and quality",
+            (
+                "review_mode",
+                "review_rate",
+                "reject_returns_to",
+                "gold_rate",
+                "gold_min_accuracy",
+                "agreement_threshold",
+            ),
+        ),
     )
 
     @classmethod

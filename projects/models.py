@@ -44,9 +44,10 @@ class Project(TenantModel):
     )
     review_rate = models.FloatField(default=0.0)
     review_levels = models.PositiveSmallIntegerField(default=1)
-    # A rejected annotation's task goes back to its annotator ("annotator") or to anyone ("pool").
+    # A rejected annotation's task goes back to its annotator ("annotator") or to anyone ("pool"). Its annotator by
+    # default: they see the reviewer's comment with it, and learn from it.
     reject_returns_to = models.CharField(
-        max_length=10, choices=[("annotator", "annotator"), ("pool", "pool")], default="pool"
+        max_length=10, choices=[("annotator", "annotator"), ("pool", "pool")], default="annotator"
     )
     # Tasks whose agreement falls below this go to the adjudication queue.
     agreement_threshold = models.FloatField(default=0.5)
@@ -118,6 +119,10 @@ class Task(TenantModel):
                 condition=models.Q(taken__lt=models.F("overlap"), is_gold=False),
             ),
             models.Index(fields=["project", "id"], name="task_gold", condition=models.Q(is_gold=True)),
+            # The data browser's priority order.
+            models.Index(
+                models.F("project"), models.F("priority").desc(), models.F("id"), name="task_project_priority"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -60,3 +60,8 @@ def media_upload(actor: Membership) -> Refusal:
 def storage_manage(actor: Membership) -> Refusal:
     """Add, change or remove the organization's S3 locations, whose credentials reach the lab's own data."""
     return _needs(actor, Role.ADMIN, "Managing storage connections needs the admin role or higher.")
+
+
+def task_change(actor: Membership) -> Refusal:
+    """Change tasks already in a project: priority, overlap, gold status."""
+    return _needs(actor, Role.MANAGER, "Changing tasks needs the manager role or higher.")

@@ -33,7 +33,7 @@ from projects.selectors import task_all
 from projects.services.media import media_url_for_task
 from tenancy.api.schema import error_response
 from tenancy.models import Role
-from tenancy.permissions import check
+from tenancy.permissions import allows, check
 
 GOLD_DAYS_DEFAULT = 30
 GOLD_DAYS_MAX = 366
@@ -88,9 +88,30 @@ class ProjectReviewQueueView(RecordedListMixin, ReviewSurfaceMixin):
     list_model = Annotation
 
     level: int
+    _gold_visible: bool | None = None
 
     def list_queryset(self) -> Any:
         return review_queue(reviewer=self.membership, project=self.project, level=self.level)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "gold_visible": self.gold_visible()}
+
+    def gold_visible(self) -> bool:
+        """Whether the served page carries gold answers. Asked once, and only when the page holds a gold task, so
+        an ordinary page costs no query for it."""
+        served = getattr(self, "served", None)
+        if served is None:
+            return False  # nothing served yet (a schema generator asking for the context)
+        if self._gold_visible is None:
+            gold_on_page = any(a.task.is_gold for a in served)
+            self._gold_visible = gold_on_page and allows(permissions.review_gold_answer(self.membership, self.project))
+        return self._gold_visible
+
+    def gold_shown(self, served: list[Annotation]) -> int:
+        """How many of the served items carried their task's gold answer."""
+        if not self.gold_visible():
+            return 0
+        return sum(1 for a in served if a.task.is_gold and isinstance(a.task.gold_answer, dict))
 
     @extend_schema(
         parameters=[
@@ -110,7 +131,12 @@ class ProjectReviewQueueView(RecordedListMixin, ReviewSurfaceMixin):
             request,
             action="data_access.review_queue",
             target=self.project,
-            metadata=lambda served: {"count": len(served), "task_ids": sorted({str(a.task.uuid) for a in served})},
+            metadata=lambda served: {
+                "count": len(served),
+                "task_ids": sorted({str(a.task.uuid) for a in served}),
+                # Who was shown a known answer is on record too: it is what a gold check relies on staying unseen.
+                "gold_answers_shown": self.gold_shown(served),
+            },
         )
 
 

@@ -77,6 +77,10 @@ class ReviewQueueItemSerializer(serializers.ModelSerializer[Annotation]):
     task = TaskWithDataSerializer(read_only=True)
     supersedes = serializers.UUIDField(source="supersedes.uuid", read_only=True, allow_null=True)
     annotator = MemberRefSerializer(read_only=True)
+    gold_answer = serializers.SerializerMethodField(
+        help_text="The task's known answer when it is a gold task and the caller does not annotate in this project "
+        "(was never served one of its tasks, has no answer of their own in it); null otherwise."
+    )
 
     class Meta:
         model = Annotation
@@ -93,8 +97,17 @@ class ReviewQueueItemSerializer(serializers.ModelSerializer[Annotation]):
             "review_state",
             "review_level",
             "created_at",
+            "gold_answer",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    def get_gold_answer(self, annotation: Annotation) -> dict[str, Any] | None:
+        # `gold_visible` is decided once per page by the view (permissions.review_gold_answer); absent means hidden.
+        if not annotation.task.is_gold or not self.context.get("gold_visible", False):
+            return None
+        answer = annotation.task.gold_answer
+        return answer if isinstance(answer, dict) else None
 
 
 class AnnotationHistorySerializer(serializers.ModelSerializer[Annotation]):

@@ -20,7 +20,7 @@ from annotation.exports.filters import ExportFilters
 from annotation.exports.formats import WRITERS, export_filename
 from annotation.exports.records import ExportSource, Pseudonyms, export_upper_id
 from annotation.exports.target import ExportTargetError, export_target_put
-from core.audit.record import audit_record
+from core.audit.record import Outcome, audit_record
 from core.context import organization_context
 from core.faults import fault_classify
 from projects.models import ExportJob, JobState
@@ -119,8 +119,12 @@ def _finish(job: ExportJob, *, state: str, rows: int | None, stored: Stored | No
             )
         else:
             metadata["message"] = job.message
+        succeeded = state == JobState.SUCCEEDED
         audit_record(
-            action="export.complete" if state == JobState.SUCCEEDED else "export.fail", target=job, metadata=metadata
+            action="export.complete" if succeeded else "export.fail",
+            target=job,
+            outcome=Outcome.SUCCESS if succeeded else Outcome.FAILURE,
+            metadata=metadata,
         )
     return job
 

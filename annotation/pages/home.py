@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from annotation.selectors.my_work import member_work
+from annotation.selectors.my_work import member_history, member_work
 from core.audit.record import audit_record_denied
 from projects import permissions
 from projects import selectors as project_selectors
@@ -65,5 +65,6 @@ def home(request: HttpRequest, membership: Membership) -> HttpResponse:
             "can_manage": can_manage,
             "organizations": selectors.user_memberships(user=membership.user),
             "my_work": member_work(membership=membership),
+            "history": member_history(membership=membership),
         },
     )

@@ -1,9 +1,9 @@
 """Reads of the review and adjudication work: what waits for a reviewer, a task's annotation history, the tasks
 flagged for adjudication."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from annotation.models import Annotation, Review, ReviewState, TaskAgreement
+from annotation.models import Annotation, Assignment, Review, ReviewState, TaskAgreement
 from projects.models import Project, Task
 from tenancy.models import Membership
 
@@ -41,6 +41,15 @@ def review_pending_for(*, reviewer: Membership, annotation: Annotation) -> bool:
         return False
     queue = review_queue(reviewer=reviewer, project=annotation.project, level=annotation.review_level)
     return queue.filter(pk=annotation.pk).exists()
+
+
+def member_annotates_in(*, member: Membership, project: Project) -> bool:
+    """Whether the member takes part in the project as an annotator: was served one of its tasks, or has an answer
+    of their own in it. A reviewer's correction answers someone else's assignment, so it does not count."""
+    if Assignment.objects.filter(project=project, annotator=member).exists():
+        return True
+    own = Q(assignment__isnull=True) | Q(assignment__annotator=member)
+    return Annotation.objects.filter(own, project=project, annotator=member).exists()
 
 
 def task_annotation_history(*, task: Task) -> "QuerySet[Annotation]":

@@ -22,7 +22,7 @@ from annotation.models import (
 from annotation.quality.scoring import score_against_gold
 from annotation.services.dispatch import dispatch_soon
 from annotation.services.leases import LeaseLost, lease_check
-from core.audit.record import audit_record
+from core.audit.record import Outcome, audit_record
 from core.db import prepared_cursor
 from core.enqueue import enqueue_on_commit
 from core.errors import FieldError, InvalidInput
@@ -171,6 +171,7 @@ def _score_gold(*, actor: Membership, project: Project, task: Task, annotation: 
             audit_record(
                 action="qualification.pass" if passed else "qualification.fail",
                 target=progress,
+                outcome=Outcome.SUCCESS if passed else Outcome.FAILURE,
                 metadata={
                     "accuracy": round(accuracy, 4),
                     "required": project.qualification_min_accuracy,

@@ -8,8 +8,10 @@ from typing import Any
 from audit import sql
 from audit.macs import event_mac_for
 from audit.models import AuditEvent
+from audit.selectors.events import audit_event_page
+from audit.selectors.query import AuditQuery
 from core.audit.context import current_actor
-from core.audit.record import Outcome, Record, redact
+from core.audit.record import HistoryEntry, Outcome, Record, redact
 from core.db import prepared_cursor, sql_statement, values_rows
 
 logger = logging.getLogger(__name__)
@@ -178,3 +180,7 @@ class AuditTrail:
 
     def write(self, events: list[AuditEvent]) -> None:
         _insert_numbered_all(events)
+
+    def history(self, subject_id: str, *, limit: int) -> list[HistoryEntry]:
+        page = audit_event_page(AuditQuery(target_id=subject_id), limit=limit)
+        return [HistoryEntry(e.occurred_at, e.actor_label, e.action, e.outcome, e.category) for e in page.events]

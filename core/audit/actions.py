@@ -58,12 +58,17 @@ def _registry(*actions: AuditAction) -> dict[str, AuditAction]:
             raise ValueError(f"audit action {action.name!r} is declared twice")
         if not action.outcomes or not action.outcomes <= _OUTCOMES:
             raise ValueError(f"audit action {action.name!r} declares outcomes {sorted(action.outcomes)}")
+        if action.verb == "fail" and action.outcomes != {FAILURE}:
+            raise ValueError(f"audit action {action.name!r} names a failure, so its only outcome is {FAILURE!r}")
         registry[action.name] = action
     return registry
 
 
 _REFUSED = frozenset({DENIED})
 _CHECKED = frozenset({SUCCESS, FAILURE})
+# `<category>.fail` says that what the event is about failed, so `outcome:failure` finds it: the outcome describes
+# the thing recorded, not whether recording it worked (a recording that does not work raises instead).
+_FAILED = frozenset({FAILURE})
 
 _ACTIONS = _registry(
     # --- organizations, members, invitations, API tokens, skills (tenancy) ---
@@ -103,6 +108,10 @@ _ACTIONS = _registry(
     AuditAction("project.delete", ("projects.project",), "A project is deleted, with its tasks."),
     AuditAction("project.dispatch", ("projects.project",), "A manager runs the dispatcher for a project now."),
     AuditAction("task.bulk_create", ("projects.project",), "Tasks are added to a project through the API."),
+    AuditAction("task.priority_set", ("projects.project",), "Chosen tasks get a new priority (the data browser)."),
+    AuditAction("task.requeue", ("projects.project",), "Chosen tasks ask for one more annotation each."),
+    AuditAction("task.gold_set", ("projects.project",), "Chosen tasks become gold with their settled answer, or stop."),
+    AuditAction("task.adjudication_request", ("projects.project",), "A manager sends chosen tasks to adjudication."),
     AuditAction("storage.create", ("projects.storageconnection",), "A storage connection is added."),
     AuditAction("storage.update", ("projects.storageconnection",), "A storage connection changes."),
     AuditAction("storage.delete", ("projects.storageconnection",), "A storage connection is removed."),
@@ -112,8 +121,7 @@ _ACTIONS = _registry(
     AuditAction("import.finish", ("projects.importjob",), "An import ends, with its counts.", _CHECKED),
     AuditAction("export.create", ("projects.exportjob",), "An export of annotations is started."),
     AuditAction("export.complete", ("projects.exportjob",), "An export's file is written."),
-    # The export failed, the recording did not: its outcome stays `success`, the message is in the metadata.
-    AuditAction("export.fail", ("projects.exportjob",), "An export stops on an error, with its message."),
+    AuditAction("export.fail", ("projects.exportjob",), "An export stops on an error, with its message.", _FAILED),
     # --- routing, annotation, review and quality ---
     AuditAction("assignment.claim", ("annotation.assignment",), "An annotator takes a task."),
     AuditAction("assignment.assign", ("annotation.assignment",), "A manager assigns a task to an annotator."),
@@ -127,7 +135,9 @@ _ACTIONS = _registry(
     AuditAction("progress.pause", ("tenancy.membership",), "A manager pauses an annotator on one project."),
     AuditAction("progress.unpause", ("tenancy.membership",), "An annotator's pause on a project is lifted."),
     AuditAction("qualification.pass", ("annotation.annotatorprogress",), "An annotator passes a qualification."),
-    AuditAction("qualification.fail", ("annotation.annotatorprogress",), "An annotator fails a qualification."),
+    AuditAction(
+        "qualification.fail", ("annotation.annotatorprogress",), "An annotator fails a qualification.", _FAILED
+    ),
     AuditAction(
         "qualification.pause", ("annotation.annotatorprogress",), "Gold accuracy below the threshold pauses work."
     ),
@@ -137,7 +147,9 @@ _ACTIONS = _registry(
     AuditAction("review.correct", ("annotation.annotation",), "A reviewer corrects an annotation (a new version)."),
     AuditAction("review.adjudicate", ("projects.task",), "A task's disagreement is settled by adjudication."),
     # --- reads of data ---
-    AuditAction("data_access.task_view", ("projects.task",), "A task is read through the API.", data_access=True),
+    AuditAction(
+        "data_access.task_view", ("projects.task",), "A task is read (the API, or its page).", data_access=True
+    ),
     AuditAction(
         "data_access.task_list", ("projects.project",), "A page of tasks is listed, naming its tasks.", data_access=True
     ),
@@ -169,6 +181,12 @@ _ACTIONS = _registry(
         "data_access.media_url",
         ("annotation.assignment", "annotation.annotation"),
         "A signed link to a task's media file is handed out.",
+        data_access=True,
+    ),
+    AuditAction(
+        "data_access.workforce_export",
+        ("projects.project",),
+        "The workforce report (hours and items per member) is downloaded, for one project or all.",
         data_access=True,
     ),
     # --- refusals ---

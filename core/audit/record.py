@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from django.db import models
@@ -72,12 +73,26 @@ class Record:
         return self.action.partition(".")[0]
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of an object's history, as a page beside the object shows it."""
+
+    occurred_at: datetime
+    actor_label: str
+    action: str
+    outcome: str
+    category: str
+
+
 class Trail(Protocol):
-    """What the audit app provides: build an event as it stands now (actor, time), and write built events."""
+    """What the audit app provides: build an event as it stands now (actor, time), write built events, and read
+    one object's history back (so that a page can show who saw or changed it without importing the audit app)."""
 
     def event(self, record: Record, organization_id: int) -> Any: ...
 
     def write(self, events: list[Any]) -> None: ...
+
+    def history(self, subject_id: str, *, limit: int) -> list[HistoryEntry]: ...
 
 
 _trail: Trail | None = None
@@ -87,6 +102,12 @@ def trail_install(trail: Trail) -> None:
     """Called once by the audit app when Django starts."""
     global _trail
     _trail = trail
+
+
+def audit_history(*, subject_id: str, limit: int = 50) -> list[HistoryEntry]:
+    """The newest `limit` events naming `subject_id` (a task's uuid: its own events and every page that listed
+    it), newest first, for the organization in context."""
+    return _installed().history(subject_id, limit=limit)
 
 
 def _installed() -> Trail:

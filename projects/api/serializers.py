@@ -33,7 +33,12 @@ class ProjectSerializer(StrictModelSerializer):
     review_mode = serializers.ChoiceField(choices=["none", "sample", "all"], required=False)
     review_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
     review_levels = serializers.IntegerField(min_value=1, max_value=2, required=False)
-    reject_returns_to = serializers.ChoiceField(choices=["annotator", "pool"], required=False)
+    reject_returns_to = serializers.ChoiceField(
+        choices=["annotator", "pool"],
+        required=False,
+        help_text="Where a rejected annotation's task goes: back to its annotator, who sees the reviewer's comment "
+        "(`annotator`, the default for a new project), or to anyone else (`pool`).",
+    )
     agreement_threshold = serializers.FloatField(min_value=0, max_value=1, required=False)
     new_schema_version = serializers.BooleanField(
         write_only=True,

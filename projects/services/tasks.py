@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.audit.record import audit_record
 from core.db import insert_columns, sql_statement
-from core.errors import ErrorList, InvalidInput
+from core.errors import ErrorList, FieldError, InvalidInput
 from projects import config, permissions
 from projects.label_schema.fields import LabelSchema
 from projects.models import Project, Task
@@ -211,3 +211,33 @@ def task_bulk_create(*, actor: Membership, project: Project, items: Sequence[Any
             metadata={"created": len(created), "existing": len(existing), "requested": len(cleaned)},
         )
     return BulkCreateResult(created=created, existing=sorted(existing))
+
+
+# A bulk change from the data browser names at most this many tasks: a page, or a selection the page built.
+BULK_CHANGE_MAX = 1000
+
+
+def bulk_size_check(tasks: Sequence[Task]) -> None:
+    """A bulk change names at least one task and at most BULK_CHANGE_MAX."""
+    if not tasks or len(tasks) > BULK_CHANGE_MAX:
+        message = f"Choose between 1 and {BULK_CHANGE_MAX} tasks."
+        raise InvalidInput(message, errors=[FieldError("tasks", message)])
+
+
+def tasks_priority_set(*, actor: Membership, project: Project, tasks: Sequence[Task], priority: Any) -> int:
+    """Give `tasks` (the project's, locked by the caller) one priority; one event names them all."""
+    check(permissions.task_change(actor))
+    low, high = config.PRIORITY_RANGE
+    if isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high:
+        message = f"Must be an integer between {low} and {high}."
+        raise InvalidInput(message, errors=[FieldError("priority", message)])
+    bulk_size_check(tasks)
+    with transaction.atomic():
+        changed = Task.objects.filter(project=project, pk__in=[t.pk for t in tasks]).update(priority=priority)
+        audit_record(
+            action="task.priority_set",
+            target=project,
+            changes={"priority": priority},
+            metadata={"count": changed, "task_ids": [str(t.uuid) for t in tasks]},
+        )
+    return changed

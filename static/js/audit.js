@@ -39,3 +39,19 @@ for (const form of document.querySelectorAll("form.audit-search")) {
 window.addEventListener("pageshow", () => {
   for (const field of document.querySelectorAll("form.audit-search [disabled]")) field.disabled = false;
 });
+
+// A target is shown by its name; its id, which searches and the API take, is one click away on the clipboard.
+if (navigator.clipboard) {
+  for (const button of document.querySelectorAll("button.copy-id[data-copy]")) {
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(button.dataset.copy);
+        button.textContent = "Copied";
+      } catch {
+        button.textContent = "Copy failed";
+      }
+      setTimeout(() => { button.textContent = "Copy id"; }, 1500);
+    });
+  }
+}

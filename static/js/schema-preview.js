@@ -35,6 +35,15 @@ function normalised(document_) {
   };
 }
 
+const SAMPLE_CHAT = {
+  messages: [
+    { role: "user", content: "Can I take ibuprofen with my blood-pressure medicine?" },
+    { role: "assistant", content: "Some blood-pressure medicines interact with ibuprofen; ask your pharmacist which one you take." },
+  ],
+};
+// A key whose name says it holds a conversation gets a sample chat; any other optional source a sample text.
+const CHAT_KEY = /chat|conversation|dialog|messages|transcript/i;
+
 // A task with something for every field that reads its data.
 function sampleTask(schema) {
   const data = {};
@@ -44,6 +53,7 @@ function sampleTask(schema) {
     else if (field.type === "boxes") data[field.source] = { key: "sample.png", width: 640, height: 360 };
     else if (field.type === "pairwise") data[field.source] = sampleCandidates(2);
     else if (field.type === "ranking") data[field.source] = sampleCandidates(3);
+    else data[field.source] = CHAT_KEY.test(field.source) ? SAMPLE_CHAT : SAMPLE_TEXT;
   }
   return data;
 }
@@ -99,6 +109,8 @@ if (preview && source) {
   render();
   document.getElementById("schema-example")?.addEventListener("click", () => {
     source.value = JSON.stringify(EXAMPLE, null, 2);
+    // Announced like typing, so that the field builder follows the JSON too.
+    source.dispatchEvent(new Event("input", { bubbles: true }));
     render();
     source.focus();
   });

@@ -1,6 +1,7 @@
 """The audit trail page in a real browser: search, pages, and verification before and after tampering."""
 
 import re
+import uuid
 
 import pytest
 from django.db import connection
@@ -8,15 +9,18 @@ from django.db import connection
 from audit import pages
 from audit.services.sealing import audit_seal
 from core.audit.context import ActorContext, actor_context
+from core.audit.record import audit_record
 from core.context import organization_context
 from projects.services.projects import project_create
 from tenancy.models import Role
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.browser.checks import page_check
+from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory, TaskFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery staple"
 PROJECTS = 14
+GONE = uuid.UUID("0b9f3c1e-5d2a-4c7b-9e61-3f0a8d4b2c17")
 
 
 def _lab_with_history():
@@ -158,3 +162,55 @@ def test_a_manager_is_refused(live_server, page):
     page.get_by_role("heading", name="Not allowed").wait_for()
     # The 403 response itself is logged by Chromium as a failed resource; nothing else may be.
     assert [e for e in page.console_errors if "403" not in e] == []
+
+
+def test_targets_are_named_and_the_table_fits_at_1280(live_server, page, axe, screenshot):
+    # Given events about a project with a long name, a task, a member, and an id that is gone
+    organization = OrganizationFactory(name="Northwind Lab")
+    with organization_context(organization.pk):
+        admin = MembershipFactory(role=Role.ADMIN, user=UserFactory(name="Ada Admin", email="adam@northwind.example"))
+        grace = MembershipFactory(
+            role=Role.ANNOTATOR, user=UserFactory(name="Grace Hopper", email="grace.hopper@northwind.example")
+        )
+        project = ProjectFactory(name="Chest X-ray triage, second reading, hospital network north-west 2026")
+        task = TaskFactory(project=project, external_id="patient-000172/series-04/image-0009")
+        with actor_context(ActorContext(user_id=admin.user_id, user_label=admin.user.email, ip="203.0.113.24")):
+            audit_record(action="project.update", target=project, changes={"guidelines": ["x" * 80, "y" * 300]})
+            audit_record(action="member.pause", target=grace, metadata={"reason": "On leave until the new year."})
+            audit_record(action="data_access.task_view", target=task)
+            audit_record(action="project.delete", target_type="projects.project", target_id=str(GONE))
+
+    # When the admin opens the trail and unfolds the longest details
+    _sign_in(page, live_server.url, admin.user.email)
+    page.goto(f"{live_server.url}/audit/")
+    page.get_by_role("heading", name="Audit trail", exact=True).wait_for()
+    _event_rows(page).nth(4).locator("summary").click()
+
+    # Then each target is named by what people call it (its id shortened when it is gone), and says what it is
+    long_name = "Chest X-ray triage, second reading, hospital network north-west 2026"
+    assert page.locator("td.cell-target a.target-name").all_inner_texts() == [
+        "Ada Admin <adam@northwind.example>",
+        f"{str(GONE)[:12]}…",
+        f"patient-000172/series-04/image-0009 in {long_name}",
+        "Grace Hopper <grace.hopper@northwind.example>",
+        long_name,
+    ]
+    assert page.locator("td.cell-target .target-noun").all_inner_texts() == [
+        "user",
+        "project",
+        "task",
+        "member",
+        "project",
+    ]
+    # It links to its own events and keeps its id at hand
+    task_link = page.get_by_role("link", name=f"patient-000172/series-04/image-0009 in {long_name}", exact=True)
+    assert task_link.get_attribute("title") == f"Events about projects.task {task.uuid}"
+    assert task_link.get_attribute("href") == f"/audit/?target={task.uuid}"
+    assert page.locator("button.copy-id:visible").count() == 5
+    # Nothing scrolls sideways: not the page, not the table's own box
+    assert page.evaluate("(s => s.scrollWidth <= s.clientWidth)(document.querySelector('.table-scroll'))")
+    page_check(page, axe, screenshot, "audit-targets")
+
+    task_link.click()
+    page.wait_for_url(re.compile(rf"target={task.uuid}"))
+    assert [_cells(row)[2] for row in _event_rows(page).all()] == ["data_access.task_view\n#1"]

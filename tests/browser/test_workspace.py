@@ -7,9 +7,13 @@ import statistics
 import pytest
 
 from annotation.models import Annotation, Assignment, AssignmentState
+from annotation.services.claim import assignment_claim
 from annotation.services.leases import assignment_revoke
+from annotation.services.review import annotation_review
+from annotation.services.submit import annotation_submit
 from core.context import organization_context
 from tenancy.models import Role
+from tests.browser.checks import page_check
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.world import PASSWORD, add_tasks, make_lab, make_project, upload_image
 from tests.schemas import ALL_TYPES_SCHEMA, ALL_TYPES_TEXT, all_types_data
@@ -324,3 +328,39 @@ def test_a_chat_and_two_responses_are_laid_out_for_reading(page, live_server, si
             "context_ok": 5,
             "better": {"preferred": "m1", "strength": 3, "rationale": "B is dangerous."},
         }
+
+
+def _returned_by_review(lab, project, *, result, comment):
+    """The annotator answers the project's next task and a reviewer rejects it with `comment`, through the services."""
+    annotator, reviewer = lab.member(Role.ANNOTATOR), lab.member(Role.REVIEWER)
+    with organization_context(lab.organization.pk), lab.as_owner():
+        assignment = assignment_claim(actor=annotator, project=project).assignment
+        submitted = annotation_submit(
+            actor=annotator, assignment=assignment, lease_token=assignment.lease_token, result=result
+        )
+        annotation_review(actor=reviewer, annotation=submitted.annotation, decision="reject", comment=comment)
+
+
+def test_work_sent_back_by_a_reviewer_comes_with_the_comment_above_the_task(
+    page, live_server, sign_in, axe, screenshot
+):
+    # Given a project left at its default, and an answer of the annotator's that a reviewer rejected
+    schema = {"fields": [{"name": "answer", "type": "choices", "options": ["yes", "no"], "source": "question"}]}
+    lab = make_lab(roles=(Role.OWNER, Role.ANNOTATOR, Role.REVIEWER))
+    project = make_project(
+        lab, name="Geography quiz", label_schema=schema, review_mode="all", tasks=[{"question": "Is Paris in France?"}]
+    )
+    assert project.reject_returns_to == "annotator"
+    _returned_by_review(
+        lab, project, result={"answer": "no"}, comment="Paris <b>is</b> in France: the answer is yes.\nSee rule 2."
+    )
+
+    # When the annotator opens the labelling page
+    _open_workspace(page, live_server, sign_in, lab, project)
+
+    # Then the same task is back, with the reviewer's comment above it, as text
+    note = page.locator(".task-body .alert")
+    assert note.inner_text() == "Sent back by a reviewer. Paris <b>is</b> in France: the answer is yes.\nSee rule 2."
+    assert note.locator("b").count() == 0
+    assert "Is Paris in France?" in page.locator(".task-body").inner_text()
+    page_check(page, axe, screenshot, "workspace-sent-back-with-comment")

@@ -54,7 +54,13 @@ UI_PAGES: dict[str, Page] = {
     "project-import": Page(SIGNED_IN, Role.MANAGER),
     "project-queues": Page(SIGNED_IN, Role.MANAGER),
     "project-assignment-revoke": Page(SIGNED_IN, Role.MANAGER, method="POST"),
+    "project-tasks": Page(SIGNED_IN, Role.MANAGER),
+    "project-task": Page(SIGNED_IN, Role.MANAGER),
+    "project-tasks-bulk": Page(SIGNED_IN, Role.MANAGER, method="POST", body={"action": "requeue", "tasks": ""}),
     "project-quality": Page(SIGNED_IN, Role.MANAGER),
+    "project-dashboard": Page(SIGNED_IN, Role.MANAGER),
+    "workforce": Page(SIGNED_IN, Role.ADMIN),
+    "workforce-export": Page(SIGNED_IN, Role.ADMIN),
     "project-exports": Page(SIGNED_IN, Role.MANAGER),
     "project-export-download": Page(SIGNED_IN, Role.MANAGER),
     "members": Page(SIGNED_IN, Role.MANAGER),
@@ -93,7 +99,7 @@ def _objects(organization: Any, member: Membership) -> dict[str, str]:
     """An object of `organization` for each parameter a page's path may name."""
     with organization_context(organization.pk):
         project = ProjectFactory(label_schema=SCHEMA, review_mode="all")
-        TaskFactory(project=project, data={"text": "t"})
+        task = TaskFactory(project=project, data={"text": "t"})
         manager = MembershipFactory(organization=organization, role=Role.MANAGER)
         assignment = assignment_claim(actor=member, project=project).assignment
         assert assignment is not None
@@ -104,6 +110,7 @@ def _objects(organization: Any, member: Membership) -> dict[str, str]:
         token = ApiTokenFactory(membership=member, role=Role.ANNOTATOR)
     return {
         "project_id": str(project.uuid),
+        "task_id": str(task.uuid),
         "member_id": str(member.uuid),
         "assignment_id": str(assignment.uuid),
         "export_id": str(export.uuid),

@@ -127,6 +127,7 @@ def test_settings_save_through_the_service(lab):
         "required_languages": "en, FR",
         "review_mode": "sample",
         "review_rate": "0.25",
+        "reject_returns_to": "pool",
         "gold_rate": "0.1",
         "gold_min_accuracy": "0.8",
         "agreement_threshold": "0.5",
@@ -141,8 +142,10 @@ def test_settings_save_through_the_service(lab):
         assert project.required_skills == {"radiology": 3, "oncology": 2}
         assert project.required_languages == ["en", "fr"]
         assert (project.review_mode, project.review_rate, project.gold_min_accuracy) == ("sample", 0.25, 0.8)
+        assert project.reject_returns_to == "pool"
         event = AuditEvent.objects.filter(action="project.update").get()
         assert event.changes["overlap"] == [2, 3]
+        assert event.changes["reject_returns_to"] == ["annotator", "pool"]
 
 
 def test_bad_settings_name_each_field_and_change_nothing(lab):
@@ -156,6 +159,7 @@ def test_bad_settings_name_each_field_and_change_nothing(lab):
         "required_skills": "radiology",
         "review_mode": "sample",
         "review_rate": "0",
+        "reject_returns_to": "annotator",
         "gold_rate": "1.5",
         "agreement_threshold": "0.5",
         "blind": "on",

@@ -21,6 +21,45 @@ function keyHint(index) {
   return index < DIGITS.length ? h("kbd", { class: "key-hint", "aria-hidden": "true", text: DIGITS[index] }) : null;
 }
 
+// One stop of the keyboard model (docs/web-ui.md, "Keyboard"): a group that takes one Tab and that digits act
+// on (a radio group, a multiple choice, a criterion's scale, a label picker). `answers` is false for a part whose
+// digits only choose a tool (the label of the next span or box): routing and moving on skip those, so a digit
+// pressed outside a field never lands there. `single` parts are complete at one key press and move on.
+class Part {
+  constructor({ areas, press, open, focus, single = false, answers = true, shown = () => true }) {
+    Object.assign(this, { areas, press, open, focus, single, answers, shown });
+  }
+  holds(node) {
+    return this.areas.some((area) => area?.contains(node));
+  }
+}
+
+// A radio group is one tab stop: the checked radio, or the first while none is.
+function focusGroup(inputs) {
+  (inputs.find((input) => input.checked) ?? inputs[0])?.focus();
+}
+
+// Checkboxes as one tab stop, the way a radio group is one: arrows move between them, Space ticks. Without it
+// each option is a stop of its own and the number of Tabs to the next field grows with the options.
+function rovingGroup(inputs) {
+  let current = inputs[0];
+  const settle = (input) => {
+    current = input;
+    for (const other of inputs) other.tabIndex = other === input ? 0 : -1;
+  };
+  inputs.forEach((input, index) => {
+    input.addEventListener("focus", () => settle(input));
+    input.addEventListener("keydown", (event) => {
+      const step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 }[event.key];
+      if (!step || event.altKey || event.ctrlKey || event.metaKey) return;
+      event.preventDefault();
+      inputs[(index + step + inputs.length) % inputs.length].focus();
+    });
+  });
+  if (current) settle(current);
+  return { focus: () => current?.focus(), settle };
+}
+
 class Widget {
   constructor(field, context) {
     this.field = field;
@@ -42,9 +81,9 @@ class Widget {
     this.errorLine.hidden = !message;
     this.element.classList.toggle("field-invalid", Boolean(message));
   }
-  // Digits pick an option; return true when the key was used.
-  pick(_index) {
-    return false;
+  // The keyboard parts of this field, in tab order; a field without any (text, ranking) ignores digits.
+  parts() {
+    return [];
   }
   answered() {
     return this.value() !== undefined;
@@ -53,29 +92,41 @@ class Widget {
     return this.field.required && !this.answered() ? "This field needs an answer." : null;
   }
   focus() {
-    const target = this.element.querySelector("input:checked, input, textarea, button, [tabindex]");
-    target?.focus();
+    const first = this.parts().find((part) => part.shown());
+    if (first) first.focus();
+    else this.element.querySelector("input:checked, input, textarea, button, [tabindex]")?.focus();
   }
 }
 
 class ChoicesWidget extends Widget {
   constructor(field, context) {
     super(field, context);
-    this.singleAnswer = !field.multiple;
     const type = field.multiple ? "checkbox" : "radio";
     this.inputs = field.options.map((option, index) => {
       const input = h("input", { type, name: `f-${field.name}`, value: option, onchange: () => this.changed() });
       this.element.append(h("label", { class: "choice" }, input, h("span", { text: option }), keyHint(index)));
       return input;
     });
+    const roving = field.multiple ? rovingGroup(this.inputs) : null;
+    // A single choice is answered by one digit; a multiple choice toggles an option per digit and stays put.
+    this.part = new Part({
+      areas: [this.element],
+      single: !field.multiple,
+      open: () => !this.inputs.some((input) => input.checked),
+      focus: () => (roving ? roving.focus() : focusGroup(this.inputs)),
+      press: (digit) => {
+        const input = this.inputs[digit - 1];
+        if (!input) return false;
+        input.checked = field.multiple ? !input.checked : true;
+        roving?.settle(input);
+        this.changed();
+        return true;
+      },
+    });
     this.finish();
   }
-  pick(index) {
-    const input = this.inputs[index];
-    if (!input) return false;
-    input.checked = this.field.multiple ? !input.checked : true;
-    this.changed();
-    return true;
+  parts() {
+    return [this.part];
   }
   value() {
     const chosen = this.inputs.filter((i) => i.checked).map((i) => i.value);
@@ -97,10 +148,10 @@ class ChoicesWidget extends Widget {
   }
 }
 
-function scale(min, max, name, labels, onPick) {
+function scale(min, max, name, labels, onPick, title) {
   const points = [];
   for (let point = min; point <= max; point += 1) points.push(point);
-  const group = h("div", { class: "scale", role: "radiogroup", "aria-label": name });
+  const group = h("div", { class: "scale", role: "radiogroup", "aria-label": title });
   const inputs = points.map((point) => {
     const input = h("input", { type: "radio", name, value: String(point), onchange: onPick });
     const caption = labels?.[String(point)];
@@ -124,21 +175,34 @@ function pointForDigit(points, digit) {
   return digit >= 1 && digit <= points.length ? digit - 1 : -1;
 }
 
+// A scale (a rating, a rubric criterion) as a part: one digit answers it.
+function scalePart({ group, inputs, points }, changed) {
+  return new Part({
+    areas: [group],
+    single: true,
+    open: () => !inputs.some((input) => input.checked),
+    focus: () => focusGroup(inputs),
+    press: (digit) => {
+      const at = pointForDigit(points, digit);
+      if (at < 0) return false;
+      inputs[at].checked = true;
+      changed();
+      return true;
+    },
+  });
+}
+
 class RatingWidget extends Widget {
   constructor(field, context) {
     super(field, context);
-    this.singleAnswer = true;
-    const built = scale(field.min, field.max, `f-${field.name}`, field.labels, () => this.changed());
+    const built = scale(field.min, field.max, `f-${field.name}`, field.labels, () => this.changed(), field.label || humanize(field.name));
     Object.assign(this, built);
     this.element.append(built.group);
+    this.part = scalePart(built, () => this.changed());
     this.finish();
   }
-  pick(_index, digit) {
-    const at = pointForDigit(this.points, digit);
-    if (at < 0) return false;
-    this.inputs[at].checked = true;
-    this.changed();
-    return true;
+  parts() {
+    return [this.part];
   }
   value() {
     const chosen = this.inputs.find((i) => i.checked);
@@ -202,12 +266,29 @@ function labelPicker(field, onPick) {
     element: h("div", { class: "label-picker", role: "radiogroup", "aria-label": `Label for new ${field.type}` }, inputs.map((i) => i.element)),
     current: () => inputs.find((i) => i.input.checked).input.value,
     pick: (index) => {
-      if (!inputs[index]) return false;
-      inputs[index].input.checked = true;
+      const chosen = inputs[index]?.input;
+      if (!chosen) return false;
+      // Within the group focus follows the choice, as it does for a radio group's arrows; else Tab would stop
+      // on the radio left behind.
+      const within = inputs.some((i) => i.input === document.activeElement);
+      chosen.checked = true;
+      if (within) chosen.focus();
       return true;
     },
     colour: (label) => Math.max(0, field.labels.indexOf(label)) % 8,
   };
+}
+
+// Digits in a spans or boxes field choose the label of the next span or box drawn: a tool, not an answer, so they
+// work only while the field (its controls or its view in the task panel) has focus.
+function labelPart(widget, focus) {
+  return new Part({
+    areas: [widget.element, widget.content],
+    answers: false,
+    open: () => !widget.answered(),
+    focus,
+    press: (digit) => widget.picker.pick(digit - 1),
+  });
 }
 
 class SpansWidget extends Widget {
@@ -236,11 +317,12 @@ class SpansWidget extends Widget {
     });
     this.caret = null; // {anchor, focus} in code points, keyboard selection
     this.content = h("section", { class: "task-section" }, h("h2", { class: "task-key", text: humanize(field.source) }), this.view);
+    this.labelPart = labelPart(this, () => this.view.focus());
     this.draw();
     this.finish();
   }
-  pick(index) {
-    return this.picker.pick(index);
+  parts() {
+    return [this.labelPart];
   }
   fromSelection() {
     if (this.context.readOnly) return;
@@ -413,11 +495,12 @@ class BoxesWidget extends Widget {
       if (url) this.img.src = url;
       else this.stage.classList.add("box-stage-empty");
     });
+    this.labelPart = labelPart(this, () => this.picker.element.querySelector("input:checked")?.focus());
     this.draw();
     this.finish();
   }
-  pick(index) {
-    return this.picker.pick(index);
+  parts() {
+    return [this.labelPart];
   }
   // Pointer position in image pixels.
   point(event) {
@@ -581,13 +664,30 @@ class PairwiseWidget extends Widget {
       this.element.append(h("label", { class: "choice" }, input, h("span", { text: option.text }), keyHint(index)));
       return input;
     });
+    // The preference and its strength are two parts: a digit answers the preference, the next one its strength.
+    this.preferencePart = new Part({
+      areas: this.inputs,
+      single: true,
+      open: () => this.preferred() === undefined,
+      focus: () => focusGroup(this.inputs),
+      press: (digit) => this.choose(this.inputs, digit),
+    });
     if (field.strength) {
-      this.strength = ["slightly", "clearly", "much"].map((word, index) => h("input", { type: "radio", name: `${name}-strength`, value: String(index + 1), onchange: () => this.changed() }));
-      this.element.append(
-        h("div", { class: "strength", role: "radiogroup", "aria-label": "How much better" },
-          h("span", { class: "strength-title", text: "How much better?" }),
-          this.strength.map((input, index) => h("label", { class: "choice choice-inline" }, input, h("span", { text: ["Slightly", "Clearly", "Much"][index] })))),
-      );
+      const words = ["Slightly", "Clearly", "Much"];
+      this.strength = words.map((_word, index) => h("input", { type: "radio", name: `${name}-strength`, value: String(index + 1), onchange: () => this.changed() }));
+      this.strengthGroup = h("div", { class: "strength", role: "radiogroup", "aria-label": "How much better" },
+        h("span", { class: "strength-title", text: "How much better?" }),
+        this.strength.map((input, index) => h("label", { class: "choice choice-inline" }, input, h("span", { text: words[index] }), keyHint(index))));
+      this.element.append(this.strengthGroup);
+      this.strengthPart = new Part({
+        areas: [this.strengthGroup],
+        single: true,
+        // A tie carries no strength: the question is hidden and skipped.
+        shown: () => this.preferred() !== "tie",
+        open: () => !this.strength.some((input) => input.checked),
+        focus: () => focusGroup(this.strength),
+        press: (digit) => this.choose(this.strength, digit),
+      });
     }
     if (field.rationale !== "none") {
       const id = `${name}-rationale`;
@@ -597,14 +697,28 @@ class PairwiseWidget extends Widget {
     this.content = h("section", { class: "task-section" }, h("h2", { class: "task-key", text: humanize(field.source) }), renderValue(context.data[field.source], { lettered: true }));
     this.finish();
   }
-  pick(index) {
-    if (!this.inputs[index]) return false;
-    this.inputs[index].checked = true;
+  choose(inputs, digit) {
+    const input = inputs[digit - 1];
+    if (!input) return false;
+    input.checked = true;
     this.changed();
     return true;
   }
+  changed() {
+    this.showStrength();
+    super.changed();
+  }
+  showStrength() {
+    if (this.strengthGroup) this.strengthGroup.hidden = !this.strengthPart.shown();
+  }
+  parts() {
+    return this.strengthPart ? [this.preferencePart, this.strengthPart] : [this.preferencePart];
+  }
+  preferred() {
+    return this.inputs.find((i) => i.checked)?.value;
+  }
   value() {
-    const preferred = this.inputs.find((i) => i.checked)?.value;
+    const preferred = this.preferred();
     if (preferred === undefined) return undefined;
     const answer = { preferred };
     const strength = this.strength?.find((i) => i.checked);
@@ -621,6 +735,7 @@ class PairwiseWidget extends Widget {
   setValue(value) {
     for (const input of this.inputs) input.checked = input.value === value?.preferred;
     for (const input of this.strength || []) input.checked = Number(input.value) === value?.strength;
+    this.showStrength();
     if (this.rationale) this.rationale.value = value?.rationale ?? "";
   }
 }
@@ -731,23 +846,16 @@ class RankingWidget extends Widget {
 class RubricWidget extends Widget {
   constructor(field, context) {
     super(field, context);
-    this.singleAnswer = true; // complete once every criterion is scored
+    // Each criterion is a part of its own: one digit scores it and moves on to the next.
     this.rows = field.criteria.map((criterion) => {
-      const built = scale(criterion.min, criterion.max, `f-${field.name}-${criterion.name}`, null, () => this.changed());
+      const built = scale(criterion.min, criterion.max, `f-${field.name}-${criterion.name}`, null, () => this.changed(), criterion.label || criterion.name);
       this.element.append(h("div", { class: "rubric-row" }, h("span", { class: "rubric-name", text: criterion.label || criterion.name }), built.group));
-      return { criterion, ...built };
+      return { criterion, ...built, part: scalePart(built, () => this.changed()) };
     });
     this.finish();
   }
-  pick(_index, digit) {
-    // Digits fill the first criterion still open, so a rubric is a run of key presses.
-    const row = this.rows.find((r) => !r.inputs.some((i) => i.checked)) ?? null;
-    if (!row) return false;
-    const at = pointForDigit(row.points, digit);
-    if (at < 0) return false;
-    row.inputs[at].checked = true;
-    this.changed();
-    return true;
+  parts() {
+    return this.rows.map((row) => row.part);
   }
   value() {
     const answer = {};
@@ -878,18 +986,31 @@ export class Labeller {
     first?.focus();
     return unplaced;
   }
-  // The widget a digit goes to: the one holding focus, else the first visible one not yet answered.
+  // The keyboard parts of the fields now shown, in the form's order.
+  parts() {
+    return this.widgets.filter((w) => this.visible(w)).flatMap((w) => w.parts().filter((part) => part.shown()));
+  }
+  // A digit goes to the part holding focus; with focus outside every field, to the first part still open. A
+  // field that has focus but no part the digit fits (a ranking, a button) takes nothing: a digit is never passed
+  // on to another field's answer. Focus ends in the answered part, or the next open one once a single answer is
+  // complete, so a run of digits fills a form.
   digit(digit) {
-    const focused = this.widgets.find((w) => w.element.contains(document.activeElement) || w.content?.contains(document.activeElement));
-    const target = focused ?? this.nextOpen() ?? null;
-    if (!target || !target.pick(digit - 1, digit)) return false;
-    // A single answer is complete at one key press: go on to the next open field, so answers are a run of digits.
-    if (target.singleAnswer && target.answered()) this.nextOpen(target)?.focus();
+    const active = document.activeElement;
+    const inField = this.widgets.some((w) => w.element.contains(active) || w.content?.contains(active));
+    const part = inField ? this.parts().find((p) => p.holds(active)) : this.nextOpen(this.parts());
+    if (!part || !part.press(digit)) return false;
+    // The answer may have shown or hidden parts (a tie hides its strength, `when` conditions): look again.
+    const next = part.single && !part.open() ? this.nextOpen(this.parts(), part) : null;
+    // A label picker leaves focus where the work is (the text being marked, the box being moved).
+    if (next) next.focus();
+    else if (part.answers) part.focus();
     return true;
   }
-  nextOpen(after = null) {
-    const from = after ? this.widgets.indexOf(after) + 1 : 0;
-    return this.widgets.slice(from).find((w) => this.visible(w) && !w.answered() && w.pick !== Widget.prototype.pick);
+  // The first open part that digits answer after `after`, coming round to the top when none is left below it.
+  nextOpen(parts, after = null) {
+    const at = parts.indexOf(after);
+    const open = (p) => p !== after && p.answers && p.open();
+    return parts.slice(at + 1).find(open) ?? parts.slice(0, Math.max(at, 0)).find(open) ?? null;
   }
   focusFirst() {
     const widget = this.widgets.find((w) => this.visible(w));

@@ -11,7 +11,7 @@ from annotation.services.quality import annotator_pseudonym, project_agreement_r
 from audit.models import AuditEvent
 from tenancy.models import Role
 from tests.annotation.conftest import CHOICE_SCHEMA
-from tests.annotation.flows import annotation_of, label, review
+from tests.annotation.flows import annotation_of, label, queue, review
 from tests.annotation.flows import reviewer as reviewer  # a fixture: pytest finds it by this name
 from tests.factories import AnnotationFactory, MembershipFactory, ProjectFactory, TaskFactory
 from tests.schemas import ALL_TYPES_DATA, ALL_TYPES_RESULT, ALL_TYPES_SCHEMA
@@ -310,6 +310,62 @@ def test_a_bad_gold_window_is_400_naming_days(tenant, reviewer, days):
 
     assert response.status_code == 400
     assert [e["field"] for e in response.json()["errors"]] == ["days"]
+
+
+# --- gold answers in the review queue --------------------------------------------------------------------------
+
+
+def test_the_review_queue_shows_a_gold_answer_only_to_a_reviewer_who_never_annotated_in_the_project(
+    tenant, annotator, reviewer
+):
+    project = ProjectFactory(label_schema=CHOICE_SCHEMA, overlap=1, review_mode="all")
+    gold_task = TaskFactory(project=project, is_gold=True, gold_answer={"sentiment": "positive"})
+    plain_task = TaskFactory(project=project)
+    alice = annotator().membership
+    on_gold, on_plain = (
+        AnnotationFactory(
+            project=project,
+            task=t,
+            annotator=alice,
+            result={"sentiment": "negative"},
+            review_state="pending",
+            review_level=1,
+        )
+        for t in (gold_task, plain_task)
+    )
+    rita, ria = reviewer(), reviewer()
+    TaskFactory(project=project)
+    label(ria, project, {"sentiment": "negative"})  # ria has worked in this project as an annotator
+
+    seen_by_rita = {item["id"]: item["gold_answer"] for item in queue(rita, project).json()["results"]}
+    seen_by_ria = {item["id"]: item["gold_answer"] for item in queue(ria, project).json()["results"]}
+
+    assert seen_by_rita[str(on_gold.uuid)] == {"sentiment": "positive"}
+    assert seen_by_rita[str(on_plain.uuid)] is None
+    assert seen_by_ria == {str(on_gold.uuid): None, str(on_plain.uuid): None}
+    shown = [e.metadata["gold_answers_shown"] for e in AuditEvent.objects.filter(action="data_access.review_queue")]
+    assert sorted(shown) == [0, 1]
+
+
+def test_a_correction_keeps_gold_answers_in_view_and_an_answer_of_ones_own_hides_them(tenant, annotator, reviewer):
+    project = ProjectFactory(label_schema=CHOICE_SCHEMA, overlap=1, review_mode="all")
+    gold_task = TaskFactory(project=project, is_gold=True, gold_answer={"sentiment": "positive"})
+    alice = annotator()
+    AnnotationFactory(
+        project=project, task=gold_task, annotator=alice.membership, review_state="pending", review_level=1
+    )
+    TaskFactory(project=project)
+    plain = label(alice, project, {"sentiment": "positive"})
+    rita, rob = reviewer(), reviewer()
+    assert review(rita, plain["id"], "correct", result={"sentiment": "negative"}).status_code == 201
+    # An answer recorded without a lease (an import) is the member's own work all the same.
+    AnnotationFactory(project=project, task=TaskFactory(project=project), annotator=rob.membership)
+
+    [for_rita] = queue(rita, project).json()["results"]
+    [for_rob] = queue(rob, project).json()["results"]
+
+    assert for_rita["gold_answer"] == {"sentiment": "positive"}
+    assert (for_rob["id"], for_rob["gold_answer"]) == (for_rita["id"], None)
 
 
 # --- query counts -------------------------------------------------------------------------------------------------

@@ -97,7 +97,11 @@ def test_a_failure_fails_the_job_with_a_message_and_no_file(tenant, object_root,
     )
     assert (job.file_key, job.file_size, job.sha256) == ("", 0, "")
     assert job.finished_at is not None
-    assert AuditEvent.objects.get(action="export.fail").metadata["message"] == job.message
+    # The trail says that the export failed, for the job, with its message and the progress made; no file.
+    event = AuditEvent.objects.get(action="export.fail")
+    assert (event.outcome, event.target_type, event.target_id) == ("failure", "projects.exportjob", str(job.uuid))
+    assert event.metadata == {"project": str(w.project.uuid), "format": "jsonl", "rows": 0, "message": job.message}
+    assert not AuditEvent.objects.filter(action="export.complete").exists()
     assert not list(object_root.rglob("*")) or not [p for p in object_root.rglob("*") if p.is_file()]
 
 

@@ -319,6 +319,7 @@ def test_qualification_failure_locks_out_for_the_cooldown(tenant, annotator):
     assert response["X-No-Work-Reason"] == "qualification_locked"
     assert response["Retry-After"]
     assert AnnotatorProgress.objects.get().qualification_state == "failed"
+    assert AuditEvent.objects.get(action="qualification.fail").outcome == "failure"
 
 
 def test_gold_tasks_are_mixed_in_at_the_project_rate(tenant, annotator):

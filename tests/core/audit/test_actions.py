@@ -16,6 +16,8 @@ from core.audit.actions import (
     ACTIONS,
     CATEGORIES,
     TABLE_BEGIN,
+    AuditAction,
+    _registry,
     action_check,
     actions_markdown,
     document_with_actions,
@@ -111,11 +113,32 @@ class _Scan:
             if not given and recorder.position is not None and len(call.args) > recorder.position:
                 given = [call.args[recorder.position]]
             outcomes = recorder.outcomes
+            passed = []
             if recorder.outcome_keyword is not None:
                 passed = [k.value for k in call.keywords if k.arg == recorder.outcome_keyword]
                 outcomes = _outcome_values(passed[0]) if passed else frozenset({Outcome.SUCCESS.value})
             for expression in given:
-                self._resolve(expression, enclosing.get(id(call)), path, outcomes)
+                self._resolve_paired(expression, passed[0] if passed else None, enclosing.get(id(call)), path, outcomes)
+
+    def _resolve_paired(
+        self,
+        action: ast.expr,
+        outcome: ast.expr | None,
+        function: Function | None,
+        path: Path,
+        outcomes: frozenset[str] | None,
+    ) -> None:
+        """`action="x.complete" if ok else "x.fail", outcome=SUCCESS if ok else FAILURE`: both choose on the same
+        test, so each action goes with the outcome of its own branch, not with both."""
+        if (
+            isinstance(action, ast.IfExp)
+            and isinstance(outcome, ast.IfExp)
+            and ast.dump(action.test) == ast.dump(outcome.test)
+        ):
+            self._resolve_paired(action.body, outcome.body, function, path, _outcome_values(outcome.body))
+            self._resolve_paired(action.orelse, outcome.orelse, function, path, _outcome_values(outcome.orelse))
+            return
+        self._resolve(action, function, path, outcomes)
 
     def _resolve(self, node: ast.expr, function: Function | None, path: Path, outcomes: frozenset[str] | None) -> None:
         where = str(path.relative_to(ROOT))
@@ -235,6 +258,32 @@ def test_every_outcome_the_code_records_is_declared(scan):
         if seen - ACTIONS[name].outcomes
     }
     assert undeclared == {}, "recorded with an outcome its declaration in core/audit/actions.py does not allow"
+
+
+def test_every_fail_action_is_declared_and_recorded_with_the_outcome_failure_only(scan):
+    failing = sorted(name for name, action in ACTIONS.items() if action.verb == "fail")
+
+    assert failing == ["export.fail", "qualification.fail"]
+    assert {name: set(ACTIONS[name].outcomes) for name in failing} == {name: {"failure"} for name in failing}
+    assert {name: scan.outcomes[name] for name in failing} == {name: {"failure"} for name in failing}
+    assert {name: scan.found[name] for name in failing} == {
+        "export.fail": {"annotation/exports/runner.py"},
+        "qualification.fail": {"annotation/services/submit.py"},
+    }
+    # Their counterparts, chosen by the same test at the same call, keep `success`.
+    assert (scan.outcomes["export.complete"], scan.outcomes["qualification.pass"]) == ({"success"}, {"success"})
+
+
+def test_a_fail_action_declared_with_another_outcome_stops_the_registry():
+    expected = "audit action 'export.fail' names a failure, so its only outcome is 'failure'"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        _registry(AuditAction("export.fail", ("projects.exportjob",), "An export stops.", frozenset({"success"})))
+
+
+def test_recording_a_fail_action_as_a_success_is_refused():
+    expected = "audit action 'export.fail' cannot have outcome 'success'; it is declared with: failure"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        audit_record(action="export.fail")
 
 
 def test_every_declared_action_is_recorded_somewhere(scan):
