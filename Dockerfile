@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for every platform process: web (the default command), worker, beat and the migrate job.
+# One image for every platform process: web (the default command), stream, worker, beat and the migrate job.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,7 +20,8 @@ RUN groupadd --system --gid 10001 annotate \
 
 WORKDIR /app
 
-# Dependencies first: this layer is rebuilt only when the lock file changes, not on every code change.
+# Dependencies first: this layer is rebuilt only when the lock file changes, not on every code change. The lock's
+# runtime dependencies hold every server the services start: gunicorn (web), uvicorn (stream) and celery.
 COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 
@@ -48,7 +49,8 @@ RUN DJANGO_SECRET_KEY="build-only-collectstatic-key-never-used-at-runtime-012345
 
 USER annotate:annotate
 
-EXPOSE 8000
+# gunicorn (web) and uvicorn (stream, docker-compose.yml).
+EXPOSE 8000 8001
 
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "/app/docker/healthcheck.py", "web"]

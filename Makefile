@@ -65,6 +65,10 @@ bench-browser: ## The data browser's views (filters, deep pages, search, one tas
 bench-exports: ## Exports against COPY of the same rows: JSONL and CSV of 100k and 1M annotations in the same tables
 	$(BIN)/python -m bench.exports --rows 100000 --rows 1000000 --repeat 3
 
+.PHONY: bench-streams
+bench-streams: ## 50 model streams through the platform (uvicorn) beside API reads: read latency and time to first token
+	$(BIN)/python -m bench.model_streams --streams 50 --token-delay-ms 50 --first-token-ms 200
+
 # The suite's fuzz test (tests/test_api_fuzz.py) at length: FUZZ_SECONDS of schemathesis against a live server, up to
 # FUZZ_MAX_EXAMPLES cases per operation and phase, a new seed each run unless FUZZ_SEED names one to replay.
 FUZZ_SECONDS ?= 900

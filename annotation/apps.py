@@ -10,4 +10,4 @@ class AnnotationConfig(AppConfig):
     def ready(self) -> None:
         # Connects the answers to tenancy's signals, and tells the audit trail how to name this app's objects
         # (core.audit.targets); both need the models loaded.
-        from annotation import audit_targets, receivers  # noqa: F401
+        from annotation import audit_targets, receivers, receivers_chat  # noqa: F401

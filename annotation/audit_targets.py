@@ -4,7 +4,7 @@ their task and annotator, an annotator's standing by member and project, conflic
 import uuid
 from collections.abc import Collection
 
-from annotation.models import Annotation, AnnotatorProgress, Assignment, ConflictExclusion
+from annotation.models import Annotation, AnnotatorProgress, Assignment, ConflictExclusion, SuggestionJob
 from core.audit.targets import TargetKind, target_kinds_register
 from tenancy.audit_targets import person_label
 
@@ -43,11 +43,17 @@ def _exclusions(ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
     }
 
 
+def _suggestion_jobs(ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = SuggestionJob.objects.filter(uuid__in=ids).values_list("uuid", "agent", "project__name")
+    return {key: f"suggestions by {agent} on {project}" for key, agent, project in rows}
+
+
 target_kinds_register(
     {
         "annotation.assignment": TargetKind("assignment", _assignments),
         "annotation.annotation": TargetKind("annotation", _annotations),
         "annotation.annotatorprogress": TargetKind("standing", _progress),
         "annotation.conflictexclusion": TargetKind("conflict rule", _exclusions),
+        "annotation.suggestionjob": TargetKind("suggestion job", _suggestion_jobs),
     }
 )

@@ -15,6 +15,7 @@ EXPORT_FORMATS = [
     (ExportFormat.DPO.value, "Preference pairs (DPO)"),
     (ExportFormat.SFT.value, "SFT chat JSONL"),
     (ExportFormat.LABEL_STUDIO.value, "Label Studio JSON"),
+    (ExportFormat.PRM.value, "Process reward data (PRM, steps)"),
 ]
 
 

@@ -133,6 +133,11 @@ def export_manage(actor: Membership) -> Refusal:
     return _manager(actor, "Exports need the manager role or higher.")
 
 
+def suggestion_generate(actor: Membership) -> Refusal:
+    """Have a model suggest answers for a project's tasks (spending its model budget), and follow such jobs."""
+    return _manager(actor, "Generating suggestions needs the manager role or higher.")
+
+
 def workforce_read(actor: Membership) -> Refusal:
     """See every member's hours and items: what people are paid by is the administrators' business."""
     return None if actor.role_enum.at_least(Role.ADMIN) else "Only owners and admins may read the workforce report."

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.pages import dashboards, home, labelling, project, tasks
+from annotation.pages import dashboards, home, judge, labelling, project, tasks
 
 P = "projects/<uuid:project_id>"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path(f"{P}/tasks/bulk", tasks.project_tasks_bulk, name="project-tasks-bulk"),
     path(f"{P}/tasks/<uuid:task_id>", tasks.project_task, name="project-task"),
     path(f"{P}/quality", project.project_quality, name="project-quality"),
+    path(f"{P}/quality/judge", judge.project_judge, name="project-judge"),
     path(f"{P}/exports", project.project_exports, name="project-exports"),
     path(f"{P}/exports/<uuid:export_id>/download", project.project_export_download, name="project-export-download"),
     path(f"{P}/label", labelling.label_workspace, name="project-label"),

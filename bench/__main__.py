@@ -13,6 +13,7 @@ BENCHMARKS = [
     ("bench.exports", ["--rows", "100000", "--repeat", "3"]),
     ("bench.task_browser", ["--tasks", "1000000", "--repeat", "5"]),
     ("bench.routing", ["--tasks", "10000", "--tasks", "1000000", "--seconds", "60", "--annotators", "50"]),
+    ("bench.model_streams", ["--streams", "50"]),
 ]
 
 

@@ -11,6 +11,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("tenancy.urls")),
     path("", include("projects.urls")),
+    path("", include("llm.urls")),
     path("", include("annotation.urls")),
     path("", include("audit.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("", include("tenancy.ui_urls")),
     path("", include("audit.ui_urls")),
     path("", include("projects.ui_urls")),
+    path("", include("llm.ui_urls")),
     path("", include("annotation.ui_urls")),
 ]
 

@@ -24,7 +24,7 @@ END = "<!-- END GENERATED -->"
 DOCUMENT = Path(settings.BASE_DIR) / "docs" / "architecture.md"
 
 # The platform's own apps, bottom layer first (the layers contract in pyproject.toml).
-APPS = ("core", "tenancy", "projects", "annotation", "audit", "workers")
+APPS = ("core", "tenancy", "projects", "llm", "annotation", "audit", "workers")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ _NONCE_BYTES = 12
 # What a secret is for; part of the associated data, so a secret sealed for one use never opens as another.
 PURPOSE_AUDIT_STREAM_TOKEN = "audit.stream.token"  # noqa: S105 - a purpose label, not a secret
 PURPOSE_STORAGE_SECRET_KEY = "storage.secret_access_key"  # noqa: S105 - a purpose label, not a secret
+PURPOSE_MODEL_API_KEY = "model_connection.api_key"
 
 
 class SecretUnreadable(Exception):

@@ -1,7 +1,7 @@
-"""Container health checks for the platform's own processes: `python docker/healthcheck.py web|worker|beat`.
+"""Container health checks for the platform's own processes: `python docker/healthcheck.py web|stream|worker|beat`.
 
 Exit status 0 means healthy. The image has no curl, and a plain request to 127.0.0.1 would be refused by
-ALLOWED_HOSTS, so the web check sends one of the configured host names itself.
+ALLOWED_HOSTS, so the web and stream checks send one of the configured host names themselves.
 """
 
 import os
@@ -11,7 +11,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+# What each HTTP service listens on inside its container (docker-compose.yml): gunicorn, and uvicorn for streams.
 WEB_URL = "http://127.0.0.1:8000/healthz"
+STREAM_URL = "http://127.0.0.1:8001/healthz"
 TIMEOUT_SECONDS = 5
 
 
@@ -28,10 +30,12 @@ def probe_host(allowed_hosts: str) -> str:
     return "localhost"
 
 
-def check_web() -> bool:
-    request = urllib.request.Request(WEB_URL, headers={"Host": probe_host(os.environ.get("DJANGO_ALLOWED_HOSTS", ""))})
+def check_http(url: str) -> bool:
+    """The Django process behind `url` answers /healthz with 200 to a host name the settings allow."""
+    host = probe_host(os.environ.get("DJANGO_ALLOWED_HOSTS", ""))
+    request = urllib.request.Request(url, headers={"Host": host})  # noqa: S310 - WEB_URL or STREAM_URL: http on loopback
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - a fixed http URL on loopback
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - the same URL
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -59,14 +63,24 @@ def check_beat() -> bool:
     return True
 
 
-CHECKS = {"web": check_web, "worker": check_worker, "beat": check_beat}
+def check_web() -> bool:
+    return check_http(WEB_URL)
+
+
+def check_stream() -> bool:
+    return check_http(STREAM_URL)
+
+
+CHECKS = {"web": check_web, "stream": check_stream, "worker": check_worker, "beat": check_beat}
+# These ask over HTTP and need no Django; the Celery checks load the settings like the processes they check.
+HTTP_CHECKS = {"web", "stream"}
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in CHECKS:
         sys.stderr.write(f"usage: healthcheck.py {{{'|'.join(CHECKS)}}}\n")
         return 2
-    if argv[1] != "web":
+    if argv[1] not in HTTP_CHECKS:
         # The Celery checks read the broker from the Django settings, like the processes they check.
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")

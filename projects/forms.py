@@ -93,6 +93,9 @@ class ProjectSettingsForm(forms.Form):
         "Gold threshold", "Gold accuracy under which an annotator is paused; empty for none.", required=False
     )
     agreement_threshold = _share("Agreement threshold", "Tasks below it go to adjudication.")
+    show_suggestions = forms.BooleanField(
+        required=False, help_text="Pre-fill the answers tasks arrive with, marked as suggested (agent hidden if blind)."
+    )
 
     FIELDSETS = (
         ("General", ("name", "codename", "blind", "is_active")),
@@ -106,6 +109,7 @@ class ProjectSettingsForm(forms.Form):
                 "gold_rate",
                 "gold_min_accuracy",
                 "agreement_threshold",
+                "show_suggestions",
             ),
         ),
     )

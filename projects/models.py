@@ -51,6 +51,8 @@ class Project(TenantModel):
     )
     # Tasks whose agreement falls below this go to the adjudication queue.
     agreement_threshold = models.FloatField(default=0.5)
+    # Pre-filled answers (Task.suggestions) are offered to annotators unless the project turns them off.
+    show_suggestions = models.BooleanField(default=True, db_default=True)
     max_active_per_annotator = models.PositiveSmallIntegerField(default=1)
     lease_seconds = models.PositiveIntegerField(default=900)
     created_by = models.ForeignKey(
@@ -100,6 +102,8 @@ class Task(TenantModel):
     is_gold = models.BooleanField(default=False, db_default=False)
     qualification = models.BooleanField(default=False, db_default=False)
     gold_answer = models.JSONField(null=True, blank=True)
+    # Pre-annotations, checked against the schema: {"<field>": {"value": ..., "agent": "model@v3", "score": 0.8}}.
+    suggestions = models.JSONField(default=dict, blank=True, db_default={})
 
     class Meta:
         constraints = [
@@ -236,6 +240,8 @@ class ExportFormat(models.TextChoices):
     DPO = "dpo"
     SFT = "sft"
     LABEL_STUDIO = "label_studio"
+    PRM = "prm"
+    CHAT_TREE = "chat_tree"
 
 
 class ExportJob(TenantModel):
@@ -326,6 +332,7 @@ class ImportRow(TenantOwned):
     language = models.CharField(max_length=16, blank=True)
     qualification = models.BooleanField(default=False)
     gold_answer = models.JSONField(null=True)
+    suggestions = models.JSONField(default=dict, db_default={})
 
     class Meta:
         indexes = [models.Index(fields=["job", "id"], name="importrow_job_order")]

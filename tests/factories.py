@@ -7,8 +7,11 @@ import factory
 from annotation.models import Annotation, ConflictExclusion
 from core import credentials
 from core.context import current_organization_id
+from llm.models import ModelConnection
+from llm.services.connections import seal_api_key
 from projects.models import Project, Task
 from tenancy.models import ApiToken, Membership, MemberSkill, Organization, Role, Skill, User
+from tests.llm.model_server import MODEL_SERVER_API_KEY
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -129,3 +132,21 @@ class AnnotationFactory(factory.django.DjangoModelFactory):
     result = factory.LazyFunction(dict)
     schema_version = factory.LazyAttribute(lambda o: o.project.schema_version)
     guidelines_version = factory.LazyAttribute(lambda o: o.project.guidelines_version)
+
+
+class ModelConnectionFactory(factory.django.DjangoModelFactory):
+    """A connection to the loopback model server (pass `base_url=model_server.base_url`), its key sealed as the
+    service seals it; `api_key` sets another key, "" none."""
+
+    class Meta:
+        model = ModelConnection
+        exclude = ("api_key",)
+
+    organization = factory.LazyFunction(_organization_in_context)
+    name = factory.Sequence(lambda n: f"connection {n}")
+    base_url = "http://127.0.0.1:8100/v1"
+    model = "model-a"
+    parameters = factory.LazyFunction(dict)
+    api_key = MODEL_SERVER_API_KEY
+    api_key_sealed = factory.LazyAttribute(lambda o: seal_api_key(o.api_key, organization_id=o.organization.id))
+    timeout_seconds = 5

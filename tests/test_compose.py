@@ -1,12 +1,22 @@
-"""The production compose stack, the image, and the operator docs, checked by parsing (no container engine needed)."""
+"""The production compose stack, the image, and the operator docs, checked by parsing, and the stream service's command
+run as a local process (no container engine needed)."""
 
 import ast
+import http.client
 import re
+import secrets
+import socket
 import subprocess
 import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import gunicorn.config
 import pytest
 import yaml
 
@@ -15,13 +25,15 @@ from config.database import ROLES_SQL
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
+PYPROJECT = ROOT / "pyproject.toml"
+UV_LOCK = ROOT / "uv.lock"
 CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
 ENV_EXAMPLE = ROOT / ".env.example"
 SETTINGS_DIR = ROOT / "config" / "settings"
 
-EXPECTED_SERVICES = {"postgres", "redis", "minio", "migrate", "web", "worker", "beat"}
+EXPECTED_SERVICES = {"postgres", "redis", "minio", "migrate", "web", "stream", "worker", "beat"}
 ONE_SHOT_SERVICES = {"migrate"}
-APP_SERVICES = {"web", "worker", "beat"}
+APP_SERVICES = {"web", "stream", "worker", "beat"}
 IMAGE_SERVICES = APP_SERVICES | {"migrate"}
 SECRET_KEY_PATTERN = re.compile(r"PASSWORD|SECRET|KEY|AUTH|TOKEN")
 INTERPOLATION = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -47,6 +59,28 @@ def services(compose) -> dict[str, dict[str, Any]]:
 def _command(service: dict[str, Any]) -> list[str]:
     command = service["command"]
     return command.split() if isinstance(command, str) else [str(part) for part in command]
+
+
+def _option(command: list[str], name: str) -> str:
+    """The value following `name` in a command given as a list; the option must appear once."""
+    assert command.count(name) == 1, f"{name} appears {command.count(name)} times in {command}"
+    return command[command.index(name) + 1]
+
+
+def _seconds(duration: str) -> int:
+    """A compose duration such as "75s" or "2m", in seconds."""
+    match = re.fullmatch(r"(\d+)([sm])", duration)
+    assert match, f"unexpected duration {duration!r}"
+    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+
+
+def _healthcheck_module() -> Any:
+    sys.path.insert(0, str(ROOT / "docker"))
+    try:
+        import healthcheck
+    finally:
+        sys.path.remove(str(ROOT / "docker"))
+    return healthcheck
 
 
 def _environment(service: dict[str, Any]) -> dict[str, Any]:
@@ -153,6 +187,7 @@ def test_health_checks_probe_what_each_service_serves(services):
     assert "redis-cli ping" in probe("redis")
     assert probe("minio") == "CMD mc ready local"
     assert probe("web") == "CMD python /app/docker/healthcheck.py web"
+    assert probe("stream") == "CMD python /app/docker/healthcheck.py stream"
     assert probe("worker") == "CMD python /app/docker/healthcheck.py worker"
     assert probe("beat") == "CMD python /app/docker/healthcheck.py beat"
 
@@ -197,6 +232,70 @@ def test_worker_runs_a_celery_worker_and_beat_runs_celery_beat(services):
     assert "replicas" not in (services["beat"].get("deploy") or {})  # exactly one scheduler
 
 
+def test_stream_runs_uvicorn_on_the_asgi_app_with_production_settings(services):
+    stream = services["stream"]
+    command = _command(stream)
+    assert command[:2] == ["uvicorn", "config.asgi:application"]
+    assert _option(command, "--host") == "0.0.0.0"  # noqa: S104 - inside its container; published on loopback
+    assert _option(command, "--port") == "8001"
+    assert _option(command, "--workers") == "${STREAM_WORKERS:-2}"
+    assert _option(command, "--lifespan") == "off"
+    assert "--proxy-headers" in command
+    environment = _environment(stream)
+    assert environment["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+    # config/asgi.py closes each connection at the end of its request; a value set in .env for web must not undo it.
+    assert environment["DATABASE_CONN_MAX_AGE"] == "0"
+    # uvicorn stops waiting for unfinished replies before compose kills it, so it still closes cleanly.
+    assert int(_option(command, "--timeout-graceful-shutdown")) < _seconds(stream["stop_grace_period"])
+
+
+def test_stream_trusts_forwarded_headers_from_exactly_the_peers_gunicorn_trusts(services):
+    # Both servers leave the proxy's headers to Django's settings: neither may rewrite the client's address or scheme
+    # for a request arriving from the proxy, which reaches the container from outside its loopback.
+    trusted = _option(_command(services["stream"]), "--forwarded-allow-ips").split(",")
+    assert set(trusted) == set(gunicorn.config.Config().forwarded_allow_ips) == {"127.0.0.1", "::1"}
+    assert "--forwarded-allow-ips" not in _command(services["web"])
+
+
+def test_stream_runs_in_the_same_container_setup_and_environment_as_web(services):
+    web, stream = services["web"], services["stream"]
+    for key in (
+        "build",
+        "image",
+        "networks",
+        "logging",
+        "security_opt",
+        "cap_drop",
+        "read_only",
+        "tmpfs",
+        "restart",
+        "depends_on",
+        "volumes",
+    ):
+        assert stream[key] == web[key], key
+    expected = {key: value for key, value in _environment(web).items() if key != "WEB_CONCURRENCY"}
+    assert _environment(stream) == {**expected, "DATABASE_CONN_MAX_AGE": "0"}
+
+
+def test_web_and_stream_are_published_on_loopback_by_default(services):
+    assert services["web"]["ports"] == ["${WEB_BIND:-127.0.0.1}:${WEB_PORT:-8000}:8000"]
+    assert services["stream"]["ports"] == ["${STREAM_BIND:-127.0.0.1}:${STREAM_PORT:-8001}:8001"]
+
+
+def test_every_server_the_services_start_is_a_locked_runtime_dependency(services):
+    programs = {_command(services[name])[0] for name in IMAGE_SERVICES} - {"python"}
+    assert programs == {"gunicorn", "uvicorn", "celery"}
+    pyproject = tomllib.loads(PYPROJECT.read_text())
+    # The image installs the lock without the dev group (`uv sync --frozen --no-dev`).
+    runtime = {
+        re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0] for requirement in pyproject["project"]["dependencies"]
+    }
+    assert programs <= runtime
+    lock = tomllib.loads(UV_LOCK.read_text())
+    project = next(package for package in lock["package"] if package["name"] == pyproject["project"]["name"])
+    assert programs <= {dependency["name"] for dependency in project["dependencies"]}
+
+
 @pytest.mark.parametrize("name", sorted(IMAGE_SERVICES))
 def test_platform_services_build_the_dockerfile_with_production_settings(services, name):
     build = services[name]["build"]
@@ -216,7 +315,7 @@ def test_dockerfile_runs_as_a_non_root_user_with_pinned_uv_and_frozen_lock():
     assert 'pip install "uv==0.13.9"' in text
     assert "uv sync --frozen --no-dev" in text
     assert "collectstatic --noinput" in text
-    assert "EXPOSE 8000" in lines
+    assert "EXPOSE 8000 8001" in lines
     assert any(line.startswith("HEALTHCHECK ") for line in lines)
     cmd = [line for line in lines if line.startswith("CMD ")][-1]  # the first is HEALTHCHECK's continuation
     assert cmd.startswith('CMD ["gunicorn", "config.wsgi:application"')
@@ -245,15 +344,111 @@ def test_health_check_script_exists_and_the_roles_script_is_the_one_the_suite_ap
 
 
 def test_health_check_host_header_is_one_the_settings_allow():
-    sys.path.insert(0, str(ROOT / "docker"))
-    try:
-        import healthcheck
-    finally:
-        sys.path.remove(str(ROOT / "docker"))
+    healthcheck = _healthcheck_module()
     assert healthcheck.probe_host("annotate.example.org,other.example.org") == "annotate.example.org"
     assert healthcheck.probe_host(" .example.org") == "example.org"
     assert healthcheck.probe_host("*") == "localhost"
     assert healthcheck.probe_host("") == "localhost"
+
+
+def test_web_and_stream_health_checks_probe_healthz_on_the_port_each_server_binds(services):
+    healthcheck = _healthcheck_module()
+    web_port = int(_option(_command(services["web"]), "--bind").rsplit(":", 1)[1])
+    stream_port = int(_option(_command(services["stream"]), "--port"))
+    for url, port in ((healthcheck.WEB_URL, web_port), (healthcheck.STREAM_URL, stream_port)):
+        parts = urlsplit(url)
+        assert (parts.scheme, parts.hostname, parts.port, parts.path) == ("http", "127.0.0.1", port, "/healthz")
+
+
+STREAM_HOST = "annotate.example.org"
+
+
+@contextmanager
+def _stream_server(command: list[str], proxy_ssl_header: str) -> Iterator[int]:
+    """The stream service's own command, under production settings, on a free loopback port with one process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    arguments = command[1:]
+    for name, value in (("--host", "127.0.0.1"), ("--port", str(port)), ("--workers", "1")):
+        arguments[arguments.index(name) + 1] = value
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "DJANGO_ALLOWED_HOSTS": STREAM_HOST,
+        "DATABASE_URL": "postgres://annotate_app:unused@127.0.0.1:5432/annotate",
+        "AUDIT_SIGNING_KEY": "Y29tcG9zZS10ZXN0LXNpZ25pbmctc2VlZC0zMi1ieXQ=",
+        "EMAIL_URL": "dummymail://",
+        # Nothing these requests do may reach Redis; a closed port makes it fail loudly if one does.
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "DJANGO_SECURE_PROXY_SSL_HEADER": proxy_ssl_header,
+        "DJANGO_TRUSTED_PROXY_COUNT": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", *arguments],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"uvicorn exited: {server.communicate()[0]}"
+            assert time.monotonic() < deadline, "uvicorn did not listen within 60 s"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """A GET from 127.0.0.2: like the proxy's requests, from a peer other than the container's loopback."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0))
+    try:
+        connection.request("GET", path, headers={"Host": STREAM_HOST, **headers})
+        response = connection.getresponse()
+        response.read()
+        return response.status, {key.lower(): value for key, value in response.getheaders()}
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(("proxy_ssl_header", "trusted"), [("true", True), ("false", False)])
+def test_stream_command_serves_the_asgi_app_and_leaves_the_proxy_headers_to_django(
+    services, monkeypatch, proxy_ssl_header, trusted
+):
+    chat = "/api/v1/assignments/a1/chat/dialogue/turns"
+    with _stream_server(_command(services["stream"]), proxy_ssl_header) as port:
+        # The container's health check, aimed at this server, with the Host it derives from the settings.
+        monkeypatch.setenv("DJANGO_ALLOWED_HOSTS", STREAM_HOST)
+        assert _healthcheck_module().check_http(f"http://127.0.0.1:{port}/healthz") is True
+
+        # Plain HTTP is sent to HTTPS, as web does.
+        status, headers = _get(port, chat, {})
+        assert (status, headers["location"]) == (301, f"https://{STREAM_HOST}{chat}")
+
+        # X-Forwarded-Proto counts only when the settings say the proxy sets it: uvicorn adds no trust of its own.
+        status, headers = _get(port, chat, {"X-Forwarded-Proto": "https"})
+        healthz_status, healthz_headers = _get(port, "/healthz", {"X-Forwarded-Proto": "https"})
+    assert healthz_status == 200
+    if trusted:
+        assert status == 405  # the chat view itself answered: GET is not one of its methods
+        assert healthz_headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    else:
+        assert (status, headers.get("location")) == (301, f"https://{STREAM_HOST}{chat}")
+        assert "strict-transport-security" not in healthz_headers
 
 
 # --- volumes, ports, networks ---

@@ -10,8 +10,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from annotation import config as routing_config
 from annotation.exports import runner as export_runner
 from annotation.exports.selectors import export_list
+from annotation.selectors.suggestions import suggestion_job_all
 from annotation.services.dispatch import project_dispatch, projects_needing_dispatch
 from annotation.services.leases import assignments_expire
+from annotation.services.suggestions import RunOutcome as SuggestionRunOutcome
+from annotation.services.suggestions import suggestion_job_abandon, suggestion_job_run
 from audit.services.checkpoints import checkpoint_export_by_id
 from audit.services.sealing import audit_seal
 from audit.services.streaming import audit_stream_organization, organizations_to_stream
@@ -19,6 +22,7 @@ from core import credentials
 from core.audit.context import ActorContext, actor_context
 from core.context import organization_context
 from core.enqueue import enqueue_later, enqueue_on_commit
+from llm.services.judge_runner import judge_run_abandon, judge_run_execute
 from projects.imports import runner as import_runner
 from projects.imports.selectors import import_all
 from projects.selectors import project_list, task_with_project
@@ -240,3 +244,81 @@ def _import_slice(organization_id: int, import_id: int, job: "ImportJob") -> str
         return "continued"
     with organization_context(organization_id):
         return str(import_all().filter(pk=import_id).values_list("state", flat=True).first() or "missing")
+
+
+# Attempts a suggestion job gets when the database keeps failing under it, before it is failed (its suggestions kept).
+SUGGESTION_RETRIES = 3
+
+
+# A platform task although it acts for one organization: the run commits after every task (its model call, the
+# suggestions and the job's counts), each in its own transaction of that organization, so a killed worker loses one
+# task's work at most; tenant_task would hold one transaction, with every model call in it, for the whole run.
+# The limit leaves room for a slice (SLICE_SECONDS) plus a task asked twice at the longest connection timeout.
+@platform_task("suggestions.generate", soft_time_limit=1800)
+def suggestions_generate(organization_id: int, job_id: int) -> str:
+    """Ask a model for suggestions for one job's tasks for a time slice, queueing the next slice while tasks remain."""
+    with organization_context(organization_id):
+        job = suggestion_job_all().filter(pk=job_id).first()
+    if job is None:
+        return "missing"  # its project was deleted since the message was sent
+    # The lease helpers are typed for the projects app's jobs; this job has the same state and lease columns.
+    with job_lease(type(job), organization_id=organization_id, job_id=job_id) as lease:  # type: ignore[arg-type]
+        if lease.held_elsewhere_for is not None:
+            return _leave_to_its_holder("suggestions.generate", organization_id, job_id, lease.held_elsewhere_for)
+        request_id = str(getattr(getattr(current_task, "request", None), "id", "") or "")
+        with actor_context(ActorContext(user_label="system:suggestions.generate", request_id=request_id)):
+            try:
+                outcome = suggestion_job_run(organization_id=organization_id, job_id=job_id)
+            except SoftTimeLimitExceeded:
+                # The task in flight has no suggestion yet, and the checkpoint is before it: the next slice redoes it.
+                outcome = SuggestionRunOutcome(finished=False)
+            except Exception as exc:
+                # Progress is kept per task: a retry carries on after the last one recorded.
+                fault = retry_transient(
+                    current_task, exc, max_retries=SUGGESTION_RETRIES, countdown=30 * 2 ** _retries()
+                )
+                logger.exception("suggestion_job.crashed", extra={"job_id": job_id, "cause": fault.cause})
+                suggestion_job_abandon(
+                    organization_id=organization_id, job_id=job_id, message=f"The job stopped: {fault.cause}."
+                )
+                if fault.transient:
+                    return "failed"
+                raise
+    if not outcome.finished:
+        # Queued once the lease is given back, so that the next slice's message never finds the job still held.
+        enqueue_later("suggestions.generate", organization_id, job_id, countdown=outcome.wait_seconds)
+        return "continued"
+    with organization_context(organization_id):
+        return str(suggestion_job_all().filter(pk=job_id).values_list("state", flat=True).first() or "missing")
+
+
+# Attempts a judge run gets when the database keeps failing under it, before it is failed (its verdicts kept).
+JUDGE_RETRIES = 3
+
+
+# A platform task although it acts for one organization: a judge run commits each task's model call and verdict in
+# transactions of their own (the call's trail must outlive anything that fails after it), entering the tenant for
+# each; tenant_task would hold one transaction, and the project's budget row, for the whole run. The organization id
+# still arrives explicitly. The run works for a slice (llm.services.judge_runner.SLICE_SECONDS), then queues the next.
+@platform_task("llm.judge_run", soft_time_limit=600)
+def llm_judge_run(organization_id: int, run_id: int) -> str:
+    """Judge a run's remaining tasks for one slice, queueing the next while tasks remain; returns the run's state."""
+    request_id = str(getattr(getattr(current_task, "request", None), "id", "") or "")
+    with actor_context(ActorContext(user_label="system:llm.judge_run", request_id=request_id)):
+        try:
+            state = judge_run_execute(organization_id=organization_id, run_id=run_id)
+        except SoftTimeLimitExceeded:
+            # The task in flight has no verdict yet, so the next slice judges it again.
+            state = "continued"
+        except Exception as exc:
+            # Verdicts are kept per task: a retry carries on after the last one recorded.
+            fault = retry_transient(current_task, exc, max_retries=JUDGE_RETRIES, countdown=30 * 2 ** _retries())
+            logger.exception("judge_run.crashed", extra={"run_id": run_id, "cause": fault.cause})
+            message = f"The run stopped: {fault.cause}."
+            judge_run_abandon(organization_id=organization_id, run_id=run_id, message=message)
+            if fault.transient:
+                return "failed"
+            raise
+    if state == "continued":
+        enqueue_on_commit("llm.judge_run", organization_id, run_id)
+    return state

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from annotation.models import Annotation, AnnotatorProgress, Assignment, ConflictExclusion
+from annotation.quality.suggestions import suggestions_offered
 from core.api.strict import StrictSerializer
 
 
@@ -15,6 +16,11 @@ class AssignmentTaskSerializer(serializers.Serializer[Any]):
     external_id = serializers.CharField()
     # A declared field named `data` shadows Serializer.data only in the stubs; DRF keeps fields apart.
     data = serializers.JSONField()  # type: ignore[assignment]
+    # {"<field>": {"value", "agent", "score"}} to pre-fill; empty when the project shows none (agent null if blind).
+    suggestions = serializers.SerializerMethodField()
+
+    def get_suggestions(self, task: Any) -> dict[str, Any]:
+        return suggestions_offered(project=task.project, task=task)
 
 
 class LeaseSerializer(serializers.ModelSerializer[Assignment]):
@@ -47,6 +53,12 @@ class LeaseSerializer(serializers.ModelSerializer[Assignment]):
         # on work sent back); shown to the member it is addressed to.
         # Never `is_gold`: an annotator must not be able to tell a gold task from a live one, or gold measures
         # nothing; left out of the fields (not dropped from the output) so the API schema does not promise it.
+
+    def to_representation(self, instance: Assignment) -> dict[str, Any]:
+        # The task's suggestions depend on its project, which the assignment has loaded already: handing it over
+        # saves the lease (a hot path) a query.
+        instance.task.project = instance.project
+        return super().to_representation(instance)
 
 
 class AssignmentSerializer(serializers.ModelSerializer[Assignment]):

@@ -1,7 +1,8 @@
 """CSV: one row per annotation, one column per label field, every cell safe to open in a spreadsheet.
 
 Columns: task_id, external_id, annotation_id, annotator, schema_version, guidelines_version, time_spent_ms,
-review_outcome, version, created_at, data (the task data as JSON), then one column per field of the label schema
+review_outcome, version, created_at, data (the task data as JSON), suggestions (per suggested field, JSON
+`{"shown", "kept", "agent", "score"}`; empty when nothing was suggested), then one column per field of the label schema
 (the current schema's in order, then fields only older versions had), or a single `result` column (JSON) for a
 project without a schema. A field's value is written as is when it is text or a number, as JSON otherwise
 (multiple choices, spans, boxes, rankings, rubrics), with keys sorted so the same data always gives the same
@@ -30,6 +31,7 @@ FIXED_COLUMNS = (
     "version",
     "created_at",
     "data",
+    "suggestions",
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -76,6 +78,7 @@ class CsvWriter(TaskRecordWriter):
                 cell(a.version),
                 cell(iso(a.created_at)),
                 data,
+                cell(a.suggestions or None),
             ]
             values = [cell(a.result.get(name)) for name in self.fields] if self.fields else [cell(a.result)]
             self.writer.writerow(fixed + values)

@@ -8,6 +8,9 @@
 - From a `ranking` field (1 is best): by default the best-versus-worst pairs (every candidate ranked first
   against every candidate ranked last; none when all are tied); with `ranking_pairs: "all"`, every pair of
   candidates whose ranks differ, the better one chosen. Pairs follow the candidates' order in the task data.
+- From a `chat` field: per turn, the chosen reply over each other reply, and an edited reply over the model's
+  original, in the conversational form with the conversation so far as `prompt` and both models named
+  (annotation.exports.chat_fields).
 Each line also names the task, the field, the candidates' ids, the annotation and its pseudonymous annotator.
 """
 
@@ -16,8 +19,9 @@ from typing import Any
 
 from annotation.exports.base import TaskRecordWriter, has_field, json_line
 from annotation.exports.chat import chat_messages
+from annotation.exports.chat_fields import chat_dpo_pairs, chat_tree
 from annotation.exports.records import AnnotationRecord, TaskRecord
-from projects.label_schema.fields import LabelSchema, PairwiseField, RankingField
+from projects.label_schema.fields import ChatField, LabelSchema, PairwiseField, RankingField
 
 
 def _candidates(data: dict[str, Any], source: str) -> list[tuple[str, str]]:
@@ -55,7 +59,7 @@ class DpoWriter(TaskRecordWriter):
 
     @classmethod
     def schema_refusal(cls, schemas: Sequence[LabelSchema]) -> str | None:
-        if has_field(schemas, (PairwiseField, RankingField), lambda field: True):
+        if has_field(schemas, (PairwiseField, RankingField, ChatField), lambda field: True):
             return None
         return "DPO pairs are made from pairwise or ranking fields, and the project's label schema has neither."
 
@@ -109,6 +113,8 @@ class DpoWriter(TaskRecordWriter):
                     chosen = (str(preferred), candidates[str(preferred)])
                     self._line(record, annotation, field.name, chosen, (others[0], candidates[others[0]]), extra)
                     written += 1
+                elif isinstance(field, ChatField) and isinstance(value, dict):
+                    written += self._chat_pairs(record, annotation, field, value)
                 elif isinstance(field, RankingField) and isinstance(value, dict):
                     candidates = dict(_candidates(record.data, field.source))
                     for better, worse in ranking_pairs(value, list(candidates), mode):
@@ -116,3 +122,20 @@ class DpoWriter(TaskRecordWriter):
                         self._line(record, annotation, field.name, chosen, rejected, {})
                         written += 1
         return written
+
+    def _chat_pairs(self, record: TaskRecord, annotation: AnnotationRecord, field: ChatField, value: Any) -> int:
+        """Each turn's preferences (chosen over every other reply; an edit over its original), with the models."""
+        tree = chat_tree(value)
+        pairs = [] if tree is None else chat_dpo_pairs(field, value, tree)
+        for pair in pairs:
+            document = {
+                **pair,
+                "task_id": record.id,
+                "external_id": record.external_id,
+                "field": field.name,
+                "annotation_id": annotation.id,
+                "annotator": annotation.annotator,
+                "conversation": value["conversation"],
+            }
+            self.out.write(json_line(document))
+        return len(pairs)

@@ -5,7 +5,9 @@
  "annotations": [{"id": "<annotation uuid>", "result": {...},
                   "provenance": {"schema_version": 2, "guidelines_version": 3, "annotator": "annotator-1f…",
                                  "time_spent_ms": 5400, "review_outcome": "accepted", "version": 1,
-                                 "created_at": "…Z"}}]}
+                                 "created_at": "…Z",
+                                 "suggestions": {"sentiment": {"shown": true, "kept": false,
+                                                               "agent": "model-x@v3", "score": 0.83}}}}]}
 ```
 
 PostgreSQL renders each line and COPY streams the lines straight into the file, never decoded: this is the export

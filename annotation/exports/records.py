@@ -51,6 +51,8 @@ class AnnotationRecord:
     review_outcome: str  # none, pending, accepted or corrected
     version: int
     created_at: datetime
+    # Per suggested field, what the answer did with the suggestion: {"shown", "kept", "agent", "score"}.
+    suggestions: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ ANNOTATION_COLUMNS = (
     "created_at",
     "is_correction",
     "turn",
+    "suggestions",
 )
 _RECORD_ANNOTATION_COLUMNS = (*ANNOTATION_COLUMNS, "annotator__uuid")
 
@@ -165,7 +168,7 @@ def _records(tasks: list[Any], rows: Any, pseudonyms: Pseudonyms) -> Iterator[Ta
 
     for row in rows.iterator(chunk_size=ITERATOR_CHUNK):
         task_id, annotator_id, ann_uuid, result, schema_v, guidelines_v, spent, review = row[:8]
-        version, created, is_correction, _, annotator_uuid = row[8:]
+        version, created, is_correction, _, suggestions, annotator_uuid = row[8:]
         if task_id not in by_id:
             continue  # a task of the id range that is not the chunk's (filtered out, or another project's)
         if task_id != current:
@@ -183,6 +186,7 @@ def _records(tasks: list[Any], rows: Any, pseudonyms: Pseudonyms) -> Iterator[Ta
                 review_outcome=CORRECTED if is_correction else review,
                 version=version,
                 created_at=created,
+                suggestions=suggestions,
             )
         )
     if current is not None:

@@ -41,7 +41,8 @@ LINES = sql_statement(
                        || ',"created_at":"'
                        || replace(to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                                   '.000000Z', 'Z')
-                       || '"}}',
+                       || '","suggestions":' || a.suggestions::text
+                       || '}}',
                        ',' ORDER BY a.assignment_id, a.turn, a.version DESC, a.id DESC) AS annotations
               FROM ({annotations}) AS a ({annotation_columns})
              GROUP BY a.task_id) AS a ON a.task_id = t.id

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from annotation import permissions
+from annotation.selectors.chat import schema_for_labelling
 from annotation.selectors.reviews import review_pending
 from projects import permissions as project_permissions
 from projects.models import Project
@@ -50,7 +51,7 @@ def label_workspace(request: HttpRequest, membership: Membership, project_id: uu
             "membership": membership,
             "project_title": project.display_name,
             "guidelines": project.guidelines,
-            "schema": project.label_schema,
+            "schema": schema_for_labelling(project.label_schema),
             "settings": _page_settings(project),
             "has_form": has_form,
             "project_id": project.uuid,
@@ -101,7 +102,7 @@ def review_workspace(request: HttpRequest, membership: Membership, project_id: u
             "membership": membership,
             "project_title": project.display_name,
             "guidelines": project.guidelines,
-            "schema": project.label_schema,
+            "schema": schema_for_labelling(project.label_schema),
             "settings": {**_page_settings(project), "level": level},
             "level": level,
             "levels": project.review_levels,

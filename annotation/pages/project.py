@@ -15,8 +15,10 @@ from annotation.exports.selectors import export_list
 from annotation.exports.services import export_create, export_download
 from annotation.forms import ExportForm
 from annotation.models import AssignmentState
+from annotation.pages.judge import judge_panel
 from annotation.selectors import assignments as annotation_selectors
 from annotation.selectors.quality import project_agreement
+from annotation.selectors.suggestions import suggestion_acceptance
 from annotation.services.leases import assignment_revoke
 from core.errors import DomainError
 from projects.imports.selectors import import_list
@@ -119,7 +121,20 @@ def project_quality(request: HttpRequest, membership: Membership, project: Proje
         gold=gold,
         threshold=threshold,
         agreement_threshold=_percent(project.agreement_threshold),
+        acceptance_tables=_acceptance_tables(project),
+        judge=judge_panel(membership, project),
     )
+
+
+def _acceptance_tables(project: Project) -> list[tuple[str, str, str, list[Any]]]:
+    """The suggestion acceptance report as the quality page's two tables; none while nothing was suggested."""
+    acceptance = suggestion_acceptance(project=project)
+    if not acceptance.by_field:
+        return []
+    return [
+        ("Per field", "Field", "field", list(acceptance.by_field)),
+        ("Per agent", "Agent", "agent", list(acceptance.by_agent)),
+    ]
 
 
 @require_http_methods(["GET", "POST"])

@@ -5,7 +5,8 @@ can recompute agreement from whatever rows they load. The level of measurement p
 label-schema contract: choices (single) and pairwise "preferred" nominal; choices (multiple) one nominal
 present/absent variable per option, alphas averaged; rating ordinal, interval also reported; ranking ordinal
 over (task, candidate) units, since candidate ids belong to their task; rubric one ordinal variable per
-criterion, alphas averaged. Spans, boxes and text get no alpha (only the per-task score below).
+criterion, alphas averaged; steps nominal over (task, step) units, one per step verdict. Spans, boxes and text
+get no alpha (only the per-task score below).
 
 Undefined statistics are None, never a made-up number: a caller shows "n/a" rather than a misleading 1 or 0.
 """
@@ -32,6 +33,7 @@ from annotation.quality.scoring import (
     score_boxes,
     score_spans,
 )
+from annotation.quality.steps import steps_consensus, steps_task_agreement, steps_units
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 LEVELS: tuple[Level, ...] = ("nominal", "ordinal", "interval", "ratio")
@@ -161,6 +163,7 @@ _LEVEL_BY_TYPE: dict[str, Level] = {
     "rating": "ordinal",
     "ranking": "ordinal",
     "rubric": "ordinal",
+    "steps": "nominal",
 }
 
 
@@ -194,6 +197,8 @@ def _variables(
             }
             for c in field.get("criteria", [])
         }
+    if kind == "steps":
+        return {"": steps_units(tasks)}
     single: dict[Unit, dict[Hashable, Any]] = {}
     for task, by_annotator in tasks.items():
         if kind == "ranking":
@@ -369,6 +374,8 @@ def consensus(
             return None
         dense = {m: i + 1 for i, m in enumerate(levels)}
         return {c: dense[mean_rank[c]] for c in sorted(candidates, key=lambda c: (mean_rank[c], str(c)))}
+    if kind == "steps":
+        return steps_consensus(present)
     raise ValueError(f"No consensus is defined for {kind!r} field {field.get('name')!r}.")
 
 
@@ -422,4 +429,6 @@ def task_agreement(field: FieldSpec, values: Mapping[Hashable, Any] | Sequence[A
         return _mean_over_pairs(present, score_boxes)
     if kind == "text":
         return _mean_over_pairs(present, lambda a, b: float(normalize_text(a) == normalize_text(b)))
+    if kind == "steps":
+        return steps_task_agreement(present)
     raise ValueError(f"Field {field.get('name')!r} has unknown type {kind!r}.")

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from annotation.quality.steps import score_steps
+
 FieldSpec = Mapping[str, Any]
 """One field of a label schema, as the contract's JSON object."""
 
@@ -246,6 +248,7 @@ _SCORERS: dict[str, Callable[[FieldSpec, Any, Any, float], float]] = {
     "pairwise": lambda f, v, g, t: score_pairwise(v, g),
     "ranking": lambda f, v, g, t: score_ranking(v, g),
     "rubric": lambda f, v, g, t: score_rubric(f, v, g),
+    "steps": lambda f, v, g, t: score_steps(v, g),
 }
 
 FIELD_TYPES = frozenset(_SCORERS)

@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 # Types whose values cannot be merged into one without a matching rule the schema contract does not define.
 _NO_CONSENSUS = frozenset({"spans", "boxes", "text"})
+# Each annotator of a chat field holds a conversation of their own (their prompts, the models' replies to them):
+# two annotators' answers share nothing to agree on, so the field takes no part in agreement.
+_NOT_COMPARED = frozenset({"chat"})
 PROJECT_RECOMPUTE_WINDOW_SECONDS = 30
 _PSEUDONYM_SALT = "annotation.quality.annotator_pseudonym"
 # Only what agreement reads: results can be large, the rest of the row is not needed.
@@ -96,11 +99,15 @@ def _finite(value: Any) -> Any:
 # --- one task ---------------------------------------------------------------------------------------------------
 
 
+def _compared_fields(project: Project) -> list[dict[str, Any]]:
+    return [spec for spec in project_schema_fields(project) if spec["type"] not in _NOT_COMPARED]
+
+
 def task_agreement_recompute(*, task: Task) -> TaskAgreement:
     """Score how far the task's annotators agree, field by field, with the consensus of each field; flag the
     task for adjudication when its most disputed field falls below the project's threshold."""
     project = task.project
-    fields = project_schema_fields(project)
+    fields = _compared_fields(project)
     rows = list(Annotation.objects.filter(task=task).only(*_ANSWER_COLUMNS, "result").order_by("id"))
     answers = current_answers(rows, schema_version=project.schema_version)
     scores: dict[str, float | None] = {}
@@ -197,7 +204,7 @@ def _project_answers(project: Project) -> dict[int, list[Answer]]:
 def project_agreement_recompute(*, project: Project) -> ProjectAgreement:
     """Chance-corrected agreement over the project's tasks that two or more annotators answered: Krippendorff's
     alpha per field at its level of measurement, Cohen's kappa per annotator pair, under pseudonymous ids."""
-    fields = project_schema_fields(project)
+    fields = _compared_fields(project)
     by_task = _project_answers(project)
     owners = sorted({a.owner_id for answers in by_task.values() for a in answers})
     member_uuids = dict(Membership.objects.filter(pk__in=owners).values_list("pk", "uuid"))

@@ -20,6 +20,8 @@ from annotation.models import (
     ReviewState,
 )
 from annotation.quality.scoring import score_against_gold
+from annotation.quality.suggestions import suggestion_outcomes
+from annotation.selectors.chat import chat_result_errors
 from annotation.services.dispatch import dispatch_soon
 from annotation.services.leases import LeaseLost, lease_check
 from core.audit.record import Outcome, audit_record
@@ -83,6 +85,10 @@ def annotation_submit(
                 return Submitted(annotation=previous, created=False)
         lease_check(assignment=assignment, lease_token=lease_token)
         _check_result(project, task, result, time_spent_ms)
+        # A chat answer names messages: they must be this assignment's conversation, along a path of its tree.
+        chat_errors = chat_result_errors(assignment=assignment, result=result)
+        if chat_errors:
+            raise InvalidInput("The annotation does not match its conversations.", errors=chat_errors)
         # A task returned after a rejected review is answered again on the same assignment: a new version.
         rejected = _assignment_finish(assignment=assignment, actor=actor, now=now)
         # Reworked answers after a rejection are always reviewed again, whatever the sample would say.
@@ -105,6 +111,8 @@ def annotation_submit(
             supersedes_id=None if rejected is None else rejected[0],
             review_state=review_state,
             review_level=1 if review_state == ReviewState.PENDING else 0,
+            # Decided here from the task and the result, never taken from the client: it feeds the acceptance report.
+            suggestions=suggestion_outcomes(project=project, task=task, result=result),
         )
         if task.is_gold and isinstance(task.gold_answer, dict):
             _score_gold(actor=actor, project=project, task=task, annotation=annotation, now=now)

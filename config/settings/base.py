@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "tenancy",
     "audit",
     "projects",
+    "llm",
     "annotation",
     "workers",
 ]
@@ -222,6 +223,8 @@ SPECTACULAR_SETTINGS = {
         "JobStateEnum": "projects.models.JobState",
         "ExportFormatEnum": "projects.models.ExportFormat",
         "ImportFormatEnum": "projects.imports.parsers.FORMATS",
+        "SuggestionJobStateEnum": "annotation.models.SuggestionJobState",
+        "JudgeRunStateEnum": "llm.models.JudgeRunState",
     },
 }
 # Largest request body the API reads; bigger bodies get 413 before anything is parsed.
@@ -304,6 +307,11 @@ AUDIT_CHECKPOINT_OBJECT_LOCK_DAYS = env.int("AUDIT_CHECKPOINT_OBJECT_LOCK_DAYS",
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=10.0)
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
+
+# --- models in the loop (llm/config.py) ---
+# A project's limit of model calls at once, and its token allowance, until an admin sets its own budget.
+MODEL_DEFAULT_MAX_CONCURRENT = env.int("MODEL_DEFAULT_MAX_CONCURRENT", default=8)
+MODEL_DEFAULT_TOKEN_LIMIT = env.int("MODEL_DEFAULT_TOKEN_LIMIT", default=None)
 
 # --- audit streaming to a SIEM, and retention ---
 # Operator-wide destination for organizations without their own: https://..., http://... or syslog+tcp://host:port.

@@ -115,6 +115,23 @@ _ACTIONS = _registry(
     AuditAction("storage.create", ("projects.storageconnection",), "A storage connection is added."),
     AuditAction("storage.update", ("projects.storageconnection",), "A storage connection changes."),
     AuditAction("storage.delete", ("projects.storageconnection",), "A storage connection is removed."),
+    AuditAction("model_connection.create", ("llm.modelconnection",), "A model connection is added."),
+    AuditAction("model_connection.update", ("llm.modelconnection",), "A model connection changes (its key redacted)."),
+    AuditAction("model_connection.delete", ("llm.modelconnection",), "A model connection is removed."),
+    AuditAction("model_budget.update", ("projects.project",), "A project's model budget changes."),
+    AuditAction(
+        "model.call",
+        ("projects.task", "projects.project"),
+        "A model is called with task data (or refused before): who, which task, which model and endpoint, the "
+        "parameters, the token counts, the latency and the outcome.",
+        outcomes=frozenset({SUCCESS, FAILURE, DENIED}),
+    ),
+    AuditAction("judge_run.start", ("llm.judgerun",), "A model is set to judge a project's answered tasks."),
+    AuditAction("judge_run.pause", ("llm.judgerun",), "A judge run stops until resumed: the budget is used up."),
+    AuditAction("judge_run.resume", ("llm.judgerun",), "A paused or failed judge run is taken up again."),
+    AuditAction("judge_run.cancel", ("llm.judgerun",), "An unfinished judge run is cancelled."),
+    AuditAction("judge_run.finish", ("llm.judgerun",), "A judge run has judged every task, with its counts."),
+    AuditAction("judge_run.fail", ("llm.judgerun",), "A judge run stops on an error, with its reason.", _FAILED),
     AuditAction("media.upload", ("projects.mediaobject",), "A media file is uploaded for a project's tasks."),
     AuditAction("import.create", ("projects.importjob",), "An import of tasks is started."),
     AuditAction("import.cancel", ("projects.importjob",), "An unfinished import is cancelled."),
@@ -142,6 +159,20 @@ _ACTIONS = _registry(
         "qualification.pause", ("annotation.annotatorprogress",), "Gold accuracy below the threshold pauses work."
     ),
     AuditAction("annotation.submit", ("annotation.annotation",), "An annotator submits an annotation."),
+    AuditAction("chat.turn", ("annotation.assignment",), "An annotator sends a prompt to a chat field's models."),
+    AuditAction("chat.regenerate", ("annotation.chatmessage",), "An annotator asks a model for a new reply."),
+    AuditAction("chat.edit", ("annotation.chatmessage",), "An annotator rewrites a model's reply (the original kept)."),
+    AuditAction(
+        "suggestion.job_start",
+        ("annotation.suggestionjob",),
+        "A manager has a model suggest answers for a project's open tasks (or resumes such a job).",
+    ),
+    AuditAction(
+        "suggestion.job_pause", ("annotation.suggestionjob",), "A suggestion job stops part-way: the budget is used up."
+    ),
+    AuditAction(
+        "suggestion.job_finish", ("annotation.suggestionjob",), "A suggestion job ends, with its counts.", _CHECKED
+    ),
     AuditAction("review.accept", ("annotation.annotation",), "A reviewer accepts an annotation."),
     AuditAction("review.reject", ("annotation.annotation",), "A reviewer rejects an annotation, with a comment."),
     AuditAction("review.correct", ("annotation.annotation",), "A reviewer corrects an annotation (a new version)."),
@@ -149,6 +180,12 @@ _ACTIONS = _registry(
     # --- reads of data ---
     AuditAction(
         "data_access.task_view", ("projects.task",), "A task is read (the API, or its page).", data_access=True
+    ),
+    AuditAction(
+        "data_access.conversation_view",
+        ("annotation.conversation",),
+        "A reviewer reads an annotator's conversation with the models.",
+        data_access=True,
     ),
     AuditAction(
         "data_access.task_list", ("projects.project",), "A page of tasks is listed, naming its tasks.", data_access=True

@@ -36,7 +36,10 @@ REDACTED = "[redacted]"
 
 
 def _is_secret_free(value: Any) -> bool:
-    # Counts, flags and nulls cannot carry a secret; keeping them keeps `{"tokens_revoked": 2}` readable.
+    # Counts, flags and nulls cannot carry a secret; keeping them keeps `{"tokens_revoked": 2}` readable, and a
+    # change of one (`{"token_limit": [null, 200000]}`) is a pair of them.
+    if isinstance(value, list | tuple):
+        return all(_is_secret_free(v) for v in value)
     return value is None or isinstance(value, bool | int | float)
 
 

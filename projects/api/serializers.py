@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from core.api.strict import ExactResponseMixin, StrictModelSerializer, StrictSerializer
 from projects import config
+from projects.label_schema.fields import chat_connections_hidden
 from projects.models import LabelSchemaVersion, Project, Task
 from projects.services.projects import PROJECT_FIELDS
 from tenancy.models import SKILL_LEVEL_MAX, SKILL_LEVEL_MIN
@@ -67,11 +68,16 @@ class ProjectBriefSerializer(ExactResponseMixin, serializers.ModelSerializer[Pro
 
     id = serializers.UUIDField(source="uuid", read_only=True)
     name = serializers.CharField(source="display_name", read_only=True)
+    # A chat field's model connections are named by slot letter only: the comparison is blind to labellers.
+    label_schema = serializers.SerializerMethodField()
 
     class Meta:
         model = Project
         fields = ["id", "name", "guidelines", "guidelines_version", "label_schema", "schema_version"]
         read_only_fields = fields
+
+    def get_label_schema(self, project: Project) -> dict[str, Any]:
+        return chat_connections_hidden(project.label_schema)
 
 
 # What GET on a project answers: the whole project to managers and above, the brief to everyone else. The brief's
@@ -124,6 +130,12 @@ class TaskInputSerializer(StrictSerializer):
     )
     qualification = serializers.BooleanField(
         required=False, default=False, help_text="Part of the qualification set (needs a gold_answer)."
+    )
+    suggestions = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text='Pre-annotations to pre-fill, per field: {"<field>": {"value": ..., "agent": "model@v3", '
+        '"score": 0.8}}; each value is checked like an answer.',
     )
 
 

@@ -474,7 +474,7 @@ class JsonArrayReader:
 # --- CSV ---
 
 _SCALAR_COLUMNS = ("external_id", "language")
-_JSON_COLUMNS = ("required_skills", "gold_answer", "data")
+_JSON_COLUMNS = ("required_skills", "gold_answer", "data", "suggestions")
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -527,8 +527,8 @@ def csv_columns(header: list[str]) -> list[CsvColumn]:
             raise FileError(
                 "bad_header",
                 f"Unknown column {name[:100]!r}: task data goes in columns named data.<key> (or one JSON column "
-                "named data); the others are external_id, priority, language, required_skills, gold_answer and "
-                "qualification.",
+                "named data); the others are external_id, priority, language, required_skills, gold_answer, "
+                "qualification and suggestions.",
                 line=1,
             )
     if "data" in seen and paths:

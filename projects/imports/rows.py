@@ -16,11 +16,12 @@ from core.errors import InvalidInput
 from projects import config
 from projects.imports.errors import RowProblem
 from projects.label_schema.fields import LabelSchema
+from projects.label_schema.suggestions import suggestion_errors, suggestions_normalised
 from projects.services.schema_versions import task_data_errors
 from projects.services.tasks import task_items_clean
 
 _INDEX_PREFIX = "[0]"
-_PLAIN_KEYS = frozenset({"external_id", "data", "priority"})
+_PLAIN_KEYS = frozenset({"external_id", "data", "priority", "suggestions"})
 
 
 class CheckedRow(NamedTuple):
@@ -36,6 +37,7 @@ class CheckedRow(NamedTuple):
     language: str
     qualification: bool
     gold_answer: dict[str, Any] | None
+    suggestions: dict[str, Any]
 
 
 def derived_external_id(item: dict[str, Any]) -> str:
@@ -94,7 +96,14 @@ def _plain_row(item: dict[str, Any], line: int, schema: LabelSchema | None, max_
         return None
     if schema is not None and task_data_errors(schema, data, path="data"):
         return None
-    return CheckedRow(line, external_id, data, compact, priority, {}, "", False, None)
+    # Pre-annotated datasets are large too: valid suggestions stay on the short path.
+    suggestions = item.get("suggestions")
+    suggestions = {} if suggestions is None else suggestions
+    if type(suggestions) is not dict or (suggestions and suggestion_errors(schema, suggestions, data)):
+        return None
+    return CheckedRow(
+        line, external_id, data, compact, priority, {}, "", False, None, suggestions_normalised(suggestions)
+    )
 
 
 def row_task(
@@ -121,4 +130,5 @@ def row_task(
         task.language,
         task.qualification,
         task.gold_answer,
+        task.suggestions,
     )

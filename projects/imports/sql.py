@@ -30,7 +30,8 @@ BATCH_TABLE_CREATE = sql_statement(
         required_skills jsonb,
         language text,
         qualification boolean,
-        gold_answer jsonb
+        gold_answer jsonb,
+        suggestions jsonb
     ) ON COMMIT DELETE ROWS
     """,
     batch=BATCH_TABLE,
@@ -138,7 +139,8 @@ _MERGE = """
         INSERT INTO {tasks} ({task_columns})
         SELECT r.organization_id, gen_random_uuid(), %(now)s, %(project)s,
                r.external_id, r.data, r.priority, %(overlap)s,
-               r.required_skills, r.language, r.gold_answer IS NOT NULL, r.qualification, r.gold_answer
+               r.required_skills, r.language, r.gold_answer IS NOT NULL, r.qualification, r.gold_answer,
+               r.suggestions
           FROM {rows} r
          WHERE r.job_id = %(job)s
            AND r.organization_id = %(organization)s
@@ -154,8 +156,9 @@ _TASK_COLUMNS = insert_columns(Task, leave_out=("taken", "done"))
 
 # The merge that leaves existing tasks as they are.
 MERGE_NEW = sql_statement(_MERGE, on_conflict="DO NOTHING", tasks=Task, task_columns=_TASK_COLUMNS, rows=ImportRow)
-# The merge that also replaces the content of existing tasks whose staged row differs. Whether a task is gold,
-# and whether it is a qualification task, is fixed when it is created: changing either would move it between
+# The merge that also replaces the content of existing tasks whose staged row differs. Suggestions are merged field
+# by field (a field the row suggests replaces the task's; the others stay, a model's among them). Whether a task is
+# gold, and whether it is a qualification task, is fixed when it is created: changing either would move it between
 # routing pools under annotators' feet (a gold task's answer may change).
 MERGE_NEW_AND_CHANGED = sql_statement(
     _MERGE,
@@ -166,6 +169,7 @@ MERGE_NEW_AND_CHANGED = sql_statement(
                priority = EXCLUDED.priority,
                required_skills = EXCLUDED.required_skills,
                language = EXCLUDED.language,
+               suggestions = {tasks}.suggestions || EXCLUDED.suggestions,
                gold_answer = CASE WHEN {tasks}.is_gold AND EXCLUDED.gold_answer IS NOT NULL
                                   THEN EXCLUDED.gold_answer
                                   ELSE {tasks}.gold_answer END
@@ -173,6 +177,7 @@ MERGE_NEW_AND_CHANGED = sql_statement(
             OR {tasks}.priority <> EXCLUDED.priority
             OR {tasks}.required_skills IS DISTINCT FROM EXCLUDED.required_skills
             OR {tasks}.language <> EXCLUDED.language
+            OR {tasks}.suggestions || EXCLUDED.suggestions IS DISTINCT FROM {tasks}.suggestions
             OR ({tasks}.is_gold AND EXCLUDED.gold_answer IS NOT NULL
                 AND {tasks}.gold_answer IS DISTINCT FROM EXCLUDED.gold_answer)
         """,

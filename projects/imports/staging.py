@@ -56,7 +56,7 @@ def _copy_json(text: bytes) -> bytes:
 
 def _copy_line(row: CheckedRow) -> bytes:
     # In the order of sql.BATCH_COLUMNS, the staging table's own.
-    return b"%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n" % (
+    return b"%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n" % (
         row.line,
         _copy_text(row.external_id),
         _copy_json(row.data_json),
@@ -65,6 +65,7 @@ def _copy_line(row: CheckedRow) -> bytes:
         _copy_text(row.language) if row.language else b"",
         b"t" if row.qualification else b"f",
         _NULL if row.gold_answer is None else _copy_json(json_bytes(row.gold_answer)),
+        _copy_json(json_bytes(row.suggestions)) if row.suggestions else b"{}",
     )
 
 

@@ -19,6 +19,7 @@ from projects.label_schema.fields import (
     FIELD_TYPES,
     BaseField,
     BoxesField,
+    ChatField,
     ChoicesField,
     Field,
     FieldCondition,
@@ -29,6 +30,7 @@ from projects.label_schema.fields import (
     RubricCriterion,
     RubricField,
     SpansField,
+    StepsField,
     TextField,
 )
 from projects.label_schema.label_studio import label_studio_to_schema
@@ -45,6 +47,7 @@ __all__ = [
     "FIELD_TYPES",
     "BaseField",
     "BoxesField",
+    "ChatField",
     "ChoicesField",
     "Field",
     "FieldCondition",
@@ -56,6 +59,7 @@ __all__ = [
     "RubricField",
     "SourceRequirement",
     "SpansField",
+    "StepsField",
     "TextField",
     "condition_holds",
     "gold_answer_errors",

@@ -7,6 +7,7 @@ Anything else would orphan existing annotations, so the project must take it as 
 
 from projects.label_schema.fields import (
     BoxesField,
+    ChatField,
     ChoicesField,
     Field,
     LabelSchema,
@@ -15,8 +16,10 @@ from projects.label_schema.fields import (
     RatingField,
     RubricField,
     SpansField,
+    StepsField,
     TextField,
 )
+from projects.label_schema.steps import steps_changes
 
 
 def schema_incompatibilities(old: LabelSchema, new: LabelSchema) -> list[str]:
@@ -92,6 +95,10 @@ def _type_changes(before: Field, after: Field) -> list[str]:
         return ["tied ranks are no longer allowed."] if before.allow_ties and not after.allow_ties else []
     if isinstance(before, RubricField) and isinstance(after, RubricField):
         return _rubric_changes(before, after)
+    if isinstance(before, ChatField) and isinstance(after, ChatField):
+        return _chat_changes(before, after)
+    if isinstance(before, StepsField) and isinstance(after, StepsField):
+        return steps_changes(before, after)
     return []
 
 
@@ -133,4 +140,28 @@ def _rubric_changes(before: RubricField, after: RubricField) -> list[str]:
                     f"the scale of criterion {criterion.name!r}", (old.min, old.max), (criterion.min, criterion.max)
                 )
             )
+    return changes
+
+
+def _chat_changes(before: ChatField, after: ChatField) -> list[str]:
+    # Each turn of a stored answer holds one reply per model: another number of models cannot read it.
+    changes: list[str] = []
+    if len(before.connections) != len(after.connections):
+        changes.append(f"it now compares {len(after.connections)} models instead of {len(before.connections)}.")
+    if after.max_turns < before.max_turns:
+        changes.append(f"at most {after.max_turns} turns are now allowed (was {before.max_turns}).")
+    if after.compares and after.require_choice and not (before.compares and before.require_choice):
+        changes.append("each turn now needs a chosen reply.")
+    for sub in before.turn_fields:
+        if after.turn_field(sub.name) is None:
+            changes.append(f"turn field {sub.name!r} was removed.")
+    for sub in after.turn_fields:
+        old = before.turn_field(sub.name)
+        if old is None:
+            if sub.required:
+                changes.append(f"turn field {sub.name!r} was added as required; earlier turns do not have it.")
+        elif old.type != sub.type:
+            changes.append(f"turn field {sub.name!r} changed type from {old.type} to {sub.type}.")
+        else:
+            changes.extend(f"turn field {sub.name!r}: {p}" for p in _field_changes(old, sub))
     return changes

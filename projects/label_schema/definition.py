@@ -19,9 +19,17 @@ from projects.label_schema.fields import (
     LabelSchema,
     RatingField,
     RubricCriterion,
+    StepsField,
     TextField,
 )
 from projects.label_schema.limits import (
+    CHAT_CONNECTION_NAME_MAX_LENGTH,
+    CHAT_CONNECTIONS,
+    CHAT_DEFAULT_MAX_TURNS,
+    CHAT_MAX_TURN_FIELDS,
+    CHAT_SYSTEM_PROMPT_MAX_LENGTH,
+    CHAT_TURN_FIELD_TYPES,
+    CHAT_TURNS,
     CRITERION_NAME_MAX_LENGTH,
     MAX_CRITERIA,
     MAX_FIELDS,
@@ -37,6 +45,8 @@ from projects.label_schema.limits import (
     RATIONALE_MODES,
     SCALE_BOUND,
     SOURCE_PATTERN,
+    STEP_COMMENT_MODES,
+    STEP_VERDICTS,
     TEXT_DEFAULT_MAX_LENGTH,
     TEXT_MAX_LENGTH_CEILING,
 )
@@ -51,6 +61,8 @@ _TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "pairwise": ("source", "allow_tie", "strength", "rationale"),
     "ranking": ("source", "allow_ties"),
     "rubric": ("criteria", "source"),
+    "steps": ("source", "prompt", "verdicts", "comment", "overall", "stop_at_first_error"),
+    "chat": ("connections", "blind", "max_turns", "system_prompt", "turn_fields", "require_choice"),
 }
 # Fields a `when` may test: their values compare with `equals` as a plain string or integer.
 _CONDITION_TYPES = (ChoicesField, RatingField, TextField)
@@ -458,6 +470,118 @@ def _parse_rubric(r: _Reader) -> dict[str, Any] | None:
     return {"criteria": tuple(criteria), "source": source}
 
 
+def _parse_chat(r: _Reader) -> dict[str, Any] | None:
+    raw = r.value("connections", _MISSING)
+    connections: tuple[str, ...] | None = None
+    if raw is not _MISSING:
+        path = r.at("connections")
+        low, high = CHAT_CONNECTIONS
+        if not isinstance(raw, list):
+            r.errors.add(path, f"Must be a list of model connection names, not {describe(raw)}.", "invalid_type")
+        elif not low <= len(raw) <= high:
+            r.errors.add(path, f"Name {low} to {high} model connections.", "too_few" if len(raw) < low else "too_many")
+        else:
+            before = len(r.errors.items)
+            for i, item in enumerate(raw):
+                name = _check_text(item, index_path(path, i), r.errors, CHAT_CONNECTION_NAME_MAX_LENGTH)
+                if name is not None and raw.index(name) != i:
+                    r.errors.add(index_path(path, i), f"{name!r} appears more than once.", "duplicate")
+            connections = tuple(raw) if len(r.errors.items) == before else None
+    # Comparing several models is blind unless the manager says otherwise; a single model has nobody to hide from.
+    blind = r.boolean("blind", connections is not None and len(connections) > 1)
+    max_turns = r.integer("max_turns", *CHAT_TURNS, default=CHAT_DEFAULT_MAX_TURNS)
+    system_prompt = r.text("system_prompt", required=False, max_length=CHAT_SYSTEM_PROMPT_MAX_LENGTH)
+    require_choice = r.boolean("require_choice", True)
+    turn_fields = _parse_turn_fields(r)
+    if connections is None or max_turns is None or turn_fields is None:
+        return None
+    return {
+        "connections": connections,
+        "blind": blind,
+        "max_turns": max_turns,
+        "system_prompt": system_prompt,
+        "turn_fields": turn_fields,
+        "require_choice": require_choice,
+    }
+
+
+def _parse_turn_fields(r: _Reader) -> tuple[Field, ...] | None:
+    """The rating, choices or text fields asked of each reply, parsed by the same rules as top-level fields."""
+    raw = r.obj.get("turn_fields", [])
+    path = r.at("turn_fields")
+    if not isinstance(raw, list):
+        r.errors.add(path, f"Must be a list of fields, not {describe(raw)}.", "invalid_type")
+        return None
+    if len(raw) > CHAT_MAX_TURN_FIELDS:
+        r.errors.add(path, f"At most {CHAT_MAX_TURN_FIELDS} turn fields are allowed.", "too_many")
+        return None
+    before = len(r.errors.items)
+    parsed: list[Field] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        item_path = index_path(path, i)
+        if isinstance(item, dict) and item.get("type") not in CHAT_TURN_FIELD_TYPES:
+            r.errors.add(
+                key_path(item_path, "type"),
+                f"A turn field is one of {', '.join(CHAT_TURN_FIELD_TYPES)}, not {item.get('type')!r}.",
+                "unknown_type",
+            )
+            continue
+        if isinstance(item, dict) and "when" in item:
+            r.errors.add(
+                key_path(item_path, "when"), "A turn field is asked of every reply; no condition.", "not_allowed"
+            )
+            continue
+        if isinstance(item, dict) and "source" in item:
+            r.errors.add(
+                key_path(item_path, "source"), "A turn field rates the reply; it reads no task data.", "not_allowed"
+            )
+            continue
+        field = _parse_field(item, item_path, r.errors, {}, [])
+        if field is None:
+            continue
+        if field.name in seen:
+            r.errors.add(
+                key_path(item_path, "name"), f"Another turn field is already called {field.name!r}.", "duplicate"
+            )
+            continue
+        seen.add(field.name)
+        parsed.append(field)
+    return tuple(parsed) if len(r.errors.items) == before else None
+
+
+def _parse_steps(r: _Reader) -> dict[str, Any] | None:
+    source = r.source(required=True)
+    prompt = r.text("prompt", required=False, max_length=128)
+    if prompt is not None and not SOURCE_PATTERN.fullmatch(prompt):
+        r.errors.add(
+            r.at("prompt"), "Must name a task data key: a letter or _, then letters, digits, _ or -.", "invalid_name"
+        )
+    elif prompt is not None and prompt == source:
+        r.errors.add(r.at("prompt"), "The question and the steps must be under different keys.", "invalid")
+    result: dict[str, Any] = {
+        "source": source,
+        "prompt": prompt,
+        "comment": r.choice("comment", STEP_COMMENT_MODES, "optional"),
+        "stop_at_first_error": r.boolean("stop_at_first_error", False),
+    }
+    for key in ("verdicts", "overall"):
+        if key in r.obj:
+            result[key] = r.string_list(key, *STEP_VERDICTS, "verdicts")
+    # first_error and stop_at_first_error are defined by the verdict "incorrect": a list without it could not say
+    # where a chain goes wrong.
+    verdicts = result.get("verdicts")
+    if verdicts is not None and StepsField.incorrect not in verdicts:
+        r.errors.add(
+            r.at("verdicts"),
+            f'Must include "{StepsField.incorrect}": the first error is the first step given it.',
+            "invalid",
+        )
+    if any(result.get(key, ()) is None for key in ("verdicts", "overall")):
+        return None
+    return result
+
+
 _TYPE_PARSERS = {
     "choices": _parse_choices,
     "rating": _parse_rating,
@@ -467,6 +591,8 @@ _TYPE_PARSERS = {
     "pairwise": _parse_pairwise,
     "ranking": _parse_ranking,
     "rubric": _parse_rubric,
+    "steps": _parse_steps,
+    "chat": _parse_chat,
 }
 
 
@@ -487,4 +613,10 @@ def _check_source_conflicts(parsed: list[Field], raw_fields: list[Any], fields_p
             )
 
 
-_KIND_WORDS = {"text": "a text", "image": "an image", "candidates": "a list of candidates", "content": "content"}
+_KIND_WORDS = {
+    "text": "a text",
+    "image": "an image",
+    "candidates": "a list of candidates",
+    "content": "content",
+    "steps": "a list of steps",
+}

@@ -12,8 +12,9 @@ from projects.label_schema.limits import PAIRWISE_CANDIDATES, RANKING_CANDIDATES
 
 # What a field's `source` must hold in the task data: a string, an image object, a list of candidates, or any
 # displayable content (one of those, or a chat). See task_data.py.
-SourceKind = Literal["text", "image", "candidates", "content"]
+SourceKind = Literal["text", "image", "candidates", "content", "steps"]
 RationaleMode = Literal["none", "optional", "required"]
+StepCommentMode = Literal["none", "optional", "required_on_incorrect"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,7 +212,100 @@ class RubricField(BaseField):
         return document
 
 
-Field = ChoicesField | RatingField | TextField | SpansField | BoxesField | PairwiseField | RankingField | RubricField
+@dataclass(frozen=True, kw_only=True)
+class StepsField(BaseField):
+    """A verdict on each step of a reasoning chain or agent trajectory (the labels of a process reward model), and
+    one on the whole. `source` holds the steps; `prompt`, optionally, the question they answer (for exports)."""
+
+    type: ClassVar[str] = "steps"
+    source_kind: ClassVar[SourceKind] = "steps"
+    # first_error names the first step given this verdict; stop_at_first_error ends the review there.
+    incorrect: ClassVar[str] = "incorrect"
+
+    source: str
+    prompt: str | None = None
+    verdicts: tuple[str, ...] = ("correct", "incorrect", "neutral")
+    comment: StepCommentMode = "optional"
+    overall: tuple[str, ...] = ("correct", "incorrect")
+    stop_at_first_error: bool = False
+
+    def to_document(self) -> dict[str, Any]:
+        document = super().to_document()
+        document["source"] = self.source
+        if self.prompt is not None:
+            document["prompt"] = self.prompt
+        document.update(
+            verdicts=list(self.verdicts),
+            comment=self.comment,
+            overall=list(self.overall),
+            stop_at_first_error=self.stop_at_first_error,
+        )
+        return document
+
+
+# The sub-fields a chat field asks about each turn: answered per reply (a rating, a choice or a note).
+TurnField = ChoicesField | RatingField | TextField
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatField(BaseField):
+    """A live conversation with one to four of the organization's model connections, rated turn by turn. Blind: the
+    annotator sees "Response A/B", never which connection answered; the order is randomised per turn."""
+
+    type: ClassVar[str] = "chat"
+    source_kind: ClassVar[SourceKind] = "content"
+    # A chat reads no task data key; the attribute exists because code walks every field's source.
+    source: ClassVar[str | None] = None
+
+    connections: tuple[str, ...]
+    blind: bool = True
+    max_turns: int = 5
+    system_prompt: str | None = None
+    turn_fields: tuple[TurnField, ...] = ()
+    require_choice: bool = True
+
+    def turn_field(self, name: str) -> TurnField | None:
+        return next((f for f in self.turn_fields if f.name == name), None)
+
+    @property
+    def compares(self) -> bool:
+        """More than one model answers each prompt: the turn asks for the best reply (when `require_choice`)."""
+        return len(self.connections) > 1
+
+    def to_document(self) -> dict[str, Any]:
+        document = super().to_document()
+        document["connections"] = list(self.connections)
+        document.update(blind=self.blind, max_turns=self.max_turns)
+        if self.system_prompt is not None:
+            document["system_prompt"] = self.system_prompt
+        document["turn_fields"] = [f.to_document() for f in self.turn_fields]
+        document["require_choice"] = self.require_choice
+        return document
+
+
+def chat_connections_hidden(document: dict[str, Any]) -> dict[str, Any]:
+    """A schema document as annotators and reviewers receive it: each chat field's connection names replaced by its
+    slot letters ("A", "B"…), so that nothing they load names the models they compare (they need only how many)."""
+    fields = []
+    for field in document.get("fields") or []:
+        if isinstance(field, dict) and field.get("type") == "chat" and isinstance(field.get("connections"), list):
+            field = {**field, "connections": [chr(ord("A") + i) for i in range(len(field["connections"]))]}
+        fields.append(field)
+    return {**document, "fields": fields}
+
+
+Field = (
+    ChoicesField
+    | RatingField
+    | TextField
+    | SpansField
+    | BoxesField
+    | PairwiseField
+    | RankingField
+    | RubricField
+    | ChatField
+    | StepsField
+)
 
 FIELD_TYPES: dict[str, type[BaseField]] = {
     cls.type: cls
@@ -224,6 +318,8 @@ FIELD_TYPES: dict[str, type[BaseField]] = {
         PairwiseField,
         RankingField,
         RubricField,
+        ChatField,
+        StepsField,
     )
 }
 

@@ -27,6 +27,24 @@ PAIRWISE_STRENGTHS = (1, 2, 3)
 PAIRWISE_TIE = "tie"
 RATIONALE_MODES = ("none", "optional", "required")
 
+# Chat fields: the model connections one prompt goes to, the turns of one conversation, the sub-fields asked
+# per turn and the length of a connection name, a system prompt and one prompt.
+CHAT_CONNECTIONS = (1, 4)
+CHAT_TURNS = (1, 20)
+CHAT_DEFAULT_MAX_TURNS = 5
+CHAT_MAX_TURN_FIELDS = 10
+CHAT_TURN_FIELD_TYPES = ("rating", "choices", "text")
+CHAT_CONNECTION_NAME_MAX_LENGTH = 100
+CHAT_SYSTEM_PROMPT_MAX_LENGTH = 20_000
+CHAT_PROMPT_MAX_LENGTH = 20_000
+
+# Steps fields: verdicts are answered by the digits 1-9, so at most nine; the roles of an agent trajectory's steps;
+# the steps one task may hold.
+STEP_VERDICTS = (2, 9)
+STEP_COMMENT_MODES = ("none", "optional", "required_on_incorrect")
+STEP_ROLES = ("assistant", "tool", "user", "system")
+MAX_STEPS = 500
+
 # Regions in one value of a spans or boxes field.
 MAX_REGIONS = 10_000
 # Box edges may exceed the image by this many pixels: clients that store percentages round on the way back.

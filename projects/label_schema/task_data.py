@@ -4,7 +4,8 @@ Task data shapes:
 - text: a string;
 - image: {"url": "https://…" | "key": "<storage key>", "width": int > 0, "height": int > 0};
 - candidates: [{"id": str, "content": str}, …] with unique ids (pairwise: exactly 2, ranking: 2..20);
-- chat: {"messages": [{"role": "system"|"user"|"assistant", "content": str}, …]} or that list alone.
+- chat: {"messages": [{"role": "system"|"user"|"assistant", "content": str}, …]} or that list alone;
+- steps: a non-empty list of strings or agent messages (steps.py).
 A field with an optional source (choices, rating, text, rubric) displays it: any of the shapes above.
 """
 
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from core.errors import ErrorList, FieldError
 from projects.label_schema._json import describe, index_path, is_int, key_path
-from projects.label_schema.fields import LabelSchema, PairwiseField, SourceKind
+from projects.label_schema.fields import LabelSchema, PairwiseField, SourceKind, StepsField
 from projects.label_schema.limits import (
     CANDIDATE_ID_MAX_LENGTH,
     CHAT_ROLES,
@@ -23,6 +24,7 @@ from projects.label_schema.limits import (
     IMAGE_URL_SCHEMES,
     PAIRWISE_TIE,
 )
+from projects.label_schema.steps import check_steps_data
 
 _ANY_SHAPE = (
     "text (a string), an image {url or key, width, height}, a chat {messages: [...]} "
@@ -85,7 +87,8 @@ def validate_task_data(schema: LabelSchema, data: Any, *, path: str = "data") ->
     if not isinstance(data, Mapping):
         errors.add(path, f"Must be a JSON object, not {describe(data)}.", "not_an_object")
         return errors.items
-    for need in source_requirements(schema):
+    needs = source_requirements(schema)
+    for need in needs:
         where = key_path(path, need.key)
         if need.key not in data:
             errors.add(where, f"Missing: this key is read by {need.readers}.", "required")
@@ -100,9 +103,27 @@ def validate_task_data(schema: LabelSchema, data: Any, *, path: str = "data") ->
             _check_image(value, where, errors)
         elif need.kind == "candidates":
             _check_candidates(value, where, errors, need)
+        elif need.kind == "steps":
+            check_steps_data(value, where, errors, need.readers)
         else:
             _check_content(value, where, errors, need)
+    _check_step_prompts(schema, data, path, errors, {need.key for need in needs})
     return errors.items
+
+
+def _check_step_prompts(
+    schema: LabelSchema, data: Mapping[str, Any], path: str, errors: ErrorList, checked: set[str]
+) -> None:
+    """The question a steps field's chain answers (its `prompt` key): shown as content, exported with the labels."""
+    for field in schema:
+        if not isinstance(field, StepsField) or field.prompt is None or field.prompt in checked:
+            continue
+        checked.add(field.prompt)
+        where = key_path(path, field.prompt)
+        if field.prompt not in data:
+            errors.add(where, f"Missing: this key holds the question of field {field.name!r}.", "required")
+        else:
+            _check_content(data[field.prompt], where, errors, SourceRequirement(field.prompt, "content", (field.name,)))
 
 
 def _check_image(value: Any, where: str, errors: ErrorList) -> None:

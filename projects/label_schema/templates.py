@@ -147,6 +147,54 @@ SCHEMA_TEMPLATES: tuple[SchemaTemplate, ...] = (
             ]
         },
     ),
+    _one_field(
+        "step_review",
+        "Step-by-step review (reasoning or agent trace)",
+        "A verdict on each step of a reasoning chain or an agent's trajectory, the first error, and one on the whole, "
+        "for process reward models. Reads data.steps (strings or messages) and data.question.",
+        name="step_review",
+        type="steps",
+        label="Review each step",
+        source="steps",
+        prompt="question",
+        verdicts=["correct", "incorrect", "neutral"],
+        comment="optional",
+        overall=["correct", "incorrect"],
+        stop_at_first_error=False,
+    ),
+    SchemaTemplate(
+        key="chat_blind_comparison",
+        title="Chat with models (blind comparison)",
+        summary=(
+            "Talk with two of the organization's models at once, rate each reply and pick the better one per turn; "
+            "the models stay anonymous. Name your own model connections before saving. Reads no task data."
+        ),
+        document={
+            "fields": [
+                {
+                    "name": "conversation",
+                    "type": "chat",
+                    "label": "Talk with the models",
+                    "connections": ["model-a", "model-b"],
+                    "blind": True,
+                    "max_turns": 5,
+                    "turn_fields": [
+                        {"name": "helpfulness", "type": "rating", "label": "Helpfulness", "min": 1, "max": 5},
+                        {
+                            "name": "issues",
+                            "type": "choices",
+                            "label": "Problems",
+                            "required": False,
+                            "multiple": True,
+                            "options": ["factual error", "unsafe", "ignored instructions", "too long"],
+                        },
+                    ],
+                    "require_choice": True,
+                },
+                {"name": "feedback", "type": "text", "label": "Overall feedback", "required": False},
+            ]
+        },
+    ),
 )
 
 

@@ -4,6 +4,7 @@ Each check adds every problem it finds to an ErrorList, at the path of the offen
 reported once, by the caller's walk over the whole result; these checks stay silent about them.
 """
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from core.errors import ErrorList
 from projects.label_schema._json import describe, index_path, is_int, is_non_finite, is_number, key_path
 from projects.label_schema.fields import (
     BoxesField,
+    ChatField,
     ChoicesField,
     Field,
     PairwiseField,
@@ -27,6 +29,9 @@ from projects.label_schema.limits import (
     PAIRWISE_TIE,
     RATIONALE_MAX_LENGTH,
 )
+from projects.label_schema.steps import check_steps_value
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class ValueCheck:
@@ -398,6 +403,105 @@ def _check_rubric(vc: ValueCheck, field: RubricField, value: Any, path: str) -> 
             vc.integer(where, value[criterion.name], criterion.min, criterion.max)
 
 
+CHAT_SLOTS = "ABCD"
+_CHAT_TURN_KEYS = ("prompt", "replies", "chosen", "ratings")
+
+
+def _uuid_text(vc: ValueCheck, value: Any, path: str) -> str | None:
+    if not isinstance(value, str) or not _UUID.fullmatch(value.lower()):
+        vc.wrong_type(path, value, "a message id (a UUID string)")
+        return None
+    return value.lower()
+
+
+def _check_chat(vc: ValueCheck, field: ChatField, value: Any, path: str) -> None:
+    """The shape of a chat answer: {conversation, turns: [{prompt, replies (slot order), chosen, ratings}]}.
+    Whether the ids name this annotator's conversation and a path through its tree is the annotation app's check,
+    which has the database."""
+    if not isinstance(value, dict):
+        vc.wrong_type(path, value, "an object {conversation, turns}")
+        return
+    vc.object_keys(path, value, ("conversation", "turns"), ("conversation", "turns"))
+    if "conversation" in value:
+        _uuid_text(vc, value["conversation"], key_path(path, "conversation"))
+    turns = value.get("turns")
+    turns_path = key_path(path, "turns")
+    if "turns" not in value:
+        return
+    if not isinstance(turns, list):
+        vc.wrong_type(turns_path, turns, "a list of turns")
+        return
+    if not turns and field.required:
+        vc.errors.add(turns_path, "Hold at least one turn of the conversation.", "empty")
+    if len(turns) > field.max_turns:
+        vc.errors.add(turns_path, f"At most {field.max_turns} turns ({len(turns)} given).", "too_many")
+        return
+    slots = CHAT_SLOTS[: len(field.connections)]
+    for i, turn in enumerate(turns):
+        where = index_path(turns_path, i)
+        if not isinstance(turn, dict):
+            vc.wrong_type(where, turn, "an object {prompt, replies, chosen, ratings}")
+            continue
+        vc.object_keys(where, turn, _CHAT_TURN_KEYS, ("prompt", "replies"))
+        if "prompt" in turn:
+            _uuid_text(vc, turn["prompt"], key_path(where, "prompt"))
+        replies = turn.get("replies")
+        ids: list[str | None] = []
+        if "replies" in turn:
+            if not isinstance(replies, list):
+                vc.wrong_type(key_path(where, "replies"), replies, "a list of reply ids in slot order")
+            elif len(replies) != len(slots):
+                vc.errors.add(
+                    key_path(where, "replies"),
+                    f"Give one reply per model: {len(slots)} ({len(replies)} given).",
+                    "wrong_count",
+                )
+            else:
+                ids = [
+                    _uuid_text(vc, reply, index_path(key_path(where, "replies"), k)) for k, reply in enumerate(replies)
+                ]
+        _check_chat_choice(vc, field, turn, ids, key_path(where, "chosen"))
+        _check_chat_ratings(vc, field, turn.get("ratings", {}), slots, key_path(where, "ratings"))
+
+
+def _check_chat_choice(
+    vc: ValueCheck, field: ChatField, turn: dict[str, Any], ids: list[str | None], path: str
+) -> None:
+    if "chosen" not in turn:
+        if field.compares and field.require_choice:
+            vc.errors.add(path, "Choose the best reply of this turn.", "required")
+        return
+    chosen = _uuid_text(vc, turn["chosen"], path)
+    # Only against a whole list of valid ids: a broken list is reported once, at its own path.
+    if chosen is not None and ids and None not in ids and chosen not in ids:
+        vc.errors.add(path, "The chosen reply must be one of this turn's replies.", "invalid_choice")
+
+
+def _check_chat_ratings(vc: ValueCheck, field: ChatField, ratings: Any, slots: str, path: str) -> None:
+    if not isinstance(ratings, dict):
+        vc.wrong_type(path, ratings, "an object {slot: {turn field: value}}")
+        return
+    for slot in ratings:
+        if slot not in slots:
+            vc.errors.add(
+                key_path(path, str(slot)), f"Not a reply of this turn; slots are {', '.join(slots)}.", "unknown_slot"
+            )
+    for slot in slots:
+        answers = ratings.get(slot, {})
+        where = key_path(path, slot)
+        if not isinstance(answers, dict):
+            vc.wrong_type(where, answers, "an object {turn field: value}")
+            continue
+        for name in answers:
+            if field.turn_field(str(name)) is None:
+                vc.errors.add(key_path(where, str(name)), f"The chat has no turn field {name!r}.", "unknown_field")
+        for sub in field.turn_fields:
+            if sub.name in answers:
+                vc.check(sub, answers[sub.name], key_path(where, sub.name))
+            elif sub.required:
+                vc.errors.add(key_path(where, sub.name), f"Response {slot} needs a {sub.name!r}.", "required")
+
+
 _CHECKS: dict[str, Callable[[ValueCheck, Any, Any, str], None]] = {
     "choices": _check_choices,
     "rating": _check_rating,
@@ -407,4 +511,6 @@ _CHECKS: dict[str, Callable[[ValueCheck, Any, Any, str], None]] = {
     "pairwise": _check_pairwise,
     "ranking": _check_ranking,
     "rubric": _check_rubric,
+    "steps": check_steps_value,
+    "chat": _check_chat,
 }

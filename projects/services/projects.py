@@ -1,6 +1,6 @@
 """Writes to projects and their label schema. Each records its audit event in the same transaction."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 
@@ -9,6 +9,7 @@ from core.errors import Conflict, ErrorList, FieldError, InvalidInput
 from projects import config, permissions
 from projects.label_schema import parse_schema, schema_incompatibilities
 from projects.models import LabelSchemaVersion, Project, Task
+from projects.signals import label_schema_checking
 from tenancy.models import SKILL_LEVEL_MAX, SKILL_LEVEL_MIN, Membership
 from tenancy.permissions import check
 from tenancy.services.changes import changes_between
@@ -38,6 +39,7 @@ PROJECT_FIELDS = (
     "review_levels",
     "reject_returns_to",
     "agreement_threshold",
+    "show_suggestions",
 )
 
 
@@ -74,9 +76,13 @@ def _validate_project_fields(fields: dict[str, Any]) -> None:
         errors.add("codename", "A blind project needs a codename to show annotators.", "required")
     if isinstance(fields.get("label_schema"), dict) and fields["label_schema"].get("fields") != []:
         try:
-            parse_schema(fields["label_schema"], max_bytes=config.label_schema_max_bytes())
+            schema = parse_schema(fields["label_schema"], max_bytes=config.label_schema_max_bytes())
         except InvalidInput as exc:
             errors.items.extend(exc.errors)
+        else:
+            # Names the schema gives to other apps' objects (a chat field's model connections) are theirs to check.
+            for _, problems in label_schema_checking.send(sender=Project, schema=schema):
+                errors.items.extend(cast(list[FieldError], problems or []))
     if fields.get("review_mode") == "sample" and not 0 < float(fields.get("review_rate", 0)) <= 1:
         errors.add("review_rate", "Sampled review needs a rate above 0 and at most 1.", "out_of_range")
     errors.raise_if_any()

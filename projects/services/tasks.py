@@ -3,7 +3,7 @@
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -14,6 +14,7 @@ from core.db import insert_columns, sql_statement
 from core.errors import ErrorList, FieldError, InvalidInput
 from projects import config, permissions
 from projects.label_schema.fields import LabelSchema
+from projects.label_schema.suggestions import suggestion_errors, suggestions_normalised
 from projects.models import Project, Task
 from projects.services.projects import REQUIRED_SKILLS_INVALID, required_skills_valid
 from projects.services.schema_versions import gold_answer_errors, project_schema, task_data_errors
@@ -30,9 +31,19 @@ class TaskInput:
     language: str
     gold_answer: dict[str, Any] | None
     qualification: bool
+    suggestions: dict[str, Any] = field(default_factory=dict)
 
 
-_TASK_KEYS = {"external_id", "data", "priority", "required_skills", "language", "gold_answer", "qualification"}
+_TASK_KEYS = {
+    "external_id",
+    "data",
+    "priority",
+    "required_skills",
+    "language",
+    "gold_answer",
+    "qualification",
+    "suggestions",
+}
 
 
 def _clean_routing(item: dict[str, Any], where: str, errors: ErrorList) -> tuple[dict[str, int], str, bool]:
@@ -113,6 +124,15 @@ def task_items_clean(items: Sequence[Any], schema: LabelSchema | None = None) ->
             errors.add(f"{where}.gold_answer", "Must be a JSON object.", "not_an_object")
         if schema is not None and isinstance(data, dict) and data:
             errors.items.extend(task_data_errors(schema, data, path=f"{where}.data"))
+        # null is "no suggestions", as an exporter that writes every key for every row would put it.
+        suggestions = item.get("suggestions")
+        suggestions = {} if suggestions is None else suggestions
+        if suggestions != {}:
+            errors.items.extend(
+                suggestion_errors(
+                    schema, suggestions, data if isinstance(data, dict) else {}, path=f"{where}.suggestions"
+                )
+            )
         if not errors:
             cleaned.append(
                 TaskInput(
@@ -123,6 +143,7 @@ def task_items_clean(items: Sequence[Any], schema: LabelSchema | None = None) ->
                     language=language,
                     gold_answer=gold,
                     qualification=qualification,
+                    suggestions=suggestions_normalised(suggestions),
                 )
             )
     errors.raise_if_any("Some tasks are invalid; none were created.")
@@ -139,11 +160,11 @@ _TASKS_INSERT = sql_statement(
     INSERT INTO {tasks} ({task_columns})
     SELECT %(organization)s, u, %(now)s, %(project)s,
            e, d::jsonb, p, %(overlap)s,
-           rs::jsonb, l, g IS NOT NULL, q, g::jsonb
+           rs::jsonb, l, g IS NOT NULL, q, g::jsonb, s::jsonb
       FROM unnest(%(uuids)s::uuid[], %(external_ids)s::text[], %(data)s::text[], %(priorities)s::int[],
                   %(required_skills)s::text[], %(languages)s::text[], %(qualifications)s::bool[],
-                  %(gold_answers)s::text[])
-           AS t(u, e, d, p, rs, l, q, g)
+                  %(gold_answers)s::text[], %(suggestions)s::text[])
+           AS t(u, e, d, p, rs, l, q, g, s)
     """,
     tasks=Task,
     # The counters start at their database default (nothing taken, nothing done).
@@ -176,6 +197,7 @@ def _insert_tasks(project: Project, tasks: list[TaskInput]) -> list[CreatedTask]
                     "languages": [t.language for t in batch],
                     "qualifications": [t.qualification for t in batch],
                     "gold_answers": [None if t.gold_answer is None else json.dumps(t.gold_answer) for t in batch],
+                    "suggestions": [json.dumps(t.suggestions, ensure_ascii=False) for t in batch],
                 },
             )
     return created

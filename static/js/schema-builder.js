@@ -9,9 +9,9 @@ const builder = document.getElementById("schema-builder");
 const source = builder && document.getElementById(builder.dataset.source);
 const form = source?.form;
 
-const TYPES = ["choices", "rating", "text", "spans", "boxes", "pairwise", "ranking", "rubric"];
+const TYPES = ["choices", "rating", "text", "spans", "boxes", "pairwise", "ranking", "rubric", "steps"];
 const CONDITION_TYPES = new Set(["choices", "rating", "text"]);
-const SOURCE_REQUIRED = new Set(["spans", "boxes", "pairwise", "ranking"]);
+const SOURCE_REQUIRED = new Set(["spans", "boxes", "pairwise", "ranking", "steps"]);
 // What a field of each type starts with when it is added or its type changes: the least that validates.
 const STARTERS = {
   choices: { options: ["yes", "no"] },
@@ -22,6 +22,7 @@ const STARTERS = {
   pairwise: { source: "responses" },
   ranking: { source: "responses" },
   rubric: { criteria: [{ name: "accuracy", min: 1, max: 5 }] },
+  steps: { source: "steps" },
 };
 const COMMON_KEYS = ["name", "type", "label", "required", "when", "source"];
 
@@ -54,6 +55,12 @@ const SETTINGS = {
   ],
   ranking: [{ key: "allow_ties", label: "Candidates may share a rank", kind: "bool", initial: false }],
   rubric: [{ key: "criteria", label: "Criteria", kind: "criteria" }],
+  steps: [
+    { key: "verdicts", label: "Verdicts per step", kind: "lines", hint: "One per line; must include incorrect. correct, incorrect, neutral when empty." },
+    { key: "comment", label: "Comments on steps", kind: "select", choices: ["none", "optional", "required_on_incorrect"], initial: "optional" },
+    { key: "overall", label: "Overall verdicts", kind: "lines", hint: "One per line; correct, incorrect when empty." },
+    { key: "stop_at_first_error", label: "Stop at the first incorrect step", kind: "bool", initial: false },
+  ],
 };
 
 let documentState = null; // the parsed JSON document; its `fields` are edited in place

@@ -15,6 +15,7 @@ const DEFAULTS = {
   spans: { allow_overlap: false },
   pairwise: { allow_tie: true, strength: false, rationale: "optional" },
   ranking: { allow_ties: false },
+  steps: { verdicts: ["correct", "incorrect", "neutral"], comment: "optional", overall: ["correct", "incorrect"], stop_at_first_error: false },
 };
 const SAMPLE_TEXT = "Dr. Alice Moreau reviewed the scan at Lyon General on 4 March and found no sign of a fracture.";
 const sampleCandidates = (n) =>
@@ -41,6 +42,12 @@ const SAMPLE_CHAT = {
     { role: "assistant", content: "Some blood-pressure medicines interact with ibuprofen; ask your pharmacist which one you take." },
   ],
 };
+const SAMPLE_STEPS = [
+  { role: "user", content: "What is the weather in Lyon?" },
+  { role: "assistant", content: null, tool_calls: [{ name: "weather", arguments: { city: "Lyon" } }] },
+  { role: "tool", name: "weather", content: '{"temp_c": 14, "sky": "rain"}' },
+  { role: "assistant", content: "It is 14 °C and raining in Lyon." },
+];
 // A key whose name says it holds a conversation gets a sample chat; any other optional source a sample text.
 const CHAT_KEY = /chat|conversation|dialog|messages|transcript/i;
 
@@ -53,6 +60,7 @@ function sampleTask(schema) {
     else if (field.type === "boxes") data[field.source] = { key: "sample.png", width: 640, height: 360 };
     else if (field.type === "pairwise") data[field.source] = sampleCandidates(2);
     else if (field.type === "ranking") data[field.source] = sampleCandidates(3);
+    else if (field.type === "steps") data[field.source] = SAMPLE_STEPS;
     else data[field.source] = CHAT_KEY.test(field.source) ? SAMPLE_CHAT : SAMPLE_TEXT;
   }
   return data;
@@ -71,7 +79,7 @@ function render() {
     preview.replaceChildren(h("p", { class: "empty", text: "No fields yet: annotators would have nothing to answer." }));
     return;
   }
-  const unknown = schema.fields.find((field) => !["choices", "rating", "text", "spans", "boxes", "pairwise", "ranking", "rubric"].includes(field.type));
+  const unknown = schema.fields.find((field) => !["choices", "rating", "text", "spans", "boxes", "pairwise", "ranking", "rubric", "steps"].includes(field.type));
   if (unknown) {
     preview.replaceChildren(h("p", { class: "alert", text: `Field “${unknown.name}” has an unknown type “${unknown.type}”.` }));
     return;

@@ -1,6 +1,7 @@
 """Headless Chromium (the system's package) driven by Playwright, with a screenshot helper."""
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,51 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+class _ServerRequests:
+    """Requests the live server is answering now, counted from Django's own request signals.
+
+    The browser's view of what is in flight misses a keepalive request sent as the page unloads; the server's
+    does not, and the test's data must not be flushed while one of them is still writing to the database (the
+    flush's TRUNCATE and the request's row locks deadlock)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def started(self, **_: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+    def finished(self, **_: Any) -> None:
+        with self._lock:
+            self.count -= 1
+
+    def wait_idle(self, deadline: float) -> None:
+        quiet_since = None
+        while time.monotonic() < deadline:
+            if self.count > 0:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= 0.15:
+                return
+            time.sleep(0.02)
+
+
+SERVER_REQUESTS = _ServerRequests()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _count_server_requests() -> Iterator[None]:
+    from django.core.signals import request_finished, request_started
+
+    request_started.connect(SERVER_REQUESTS.started, weak=False)
+    request_finished.connect(SERVER_REQUESTS.finished, weak=False)
+    yield
+    request_started.disconnect(SERVER_REQUESTS.started)
+    request_finished.disconnect(SERVER_REQUESTS.finished)
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -60,6 +106,7 @@ def page(browser: Any) -> Iterator[Any]:
     while in_flight and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     context.close()
+    SERVER_REQUESTS.wait_idle(deadline)
 
 
 @pytest.fixture

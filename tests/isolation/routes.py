@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.apps import apps
 from django.conf import settings
 from django.core.files import File
@@ -34,10 +35,14 @@ from tenancy.models import Membership, Organization, Role, User
 from tenancy.services.invitations import invitation_create
 from tenancy.services.tokens import api_token_create
 from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory, UserFactory
+from tests.isolation.chat_world import populate_chat
 from tests.isolation.exports_world import media_data, populate_exports, populate_media
 from tests.isolation.imports_world import populate_imports
+from tests.isolation.judge_world import populate_judge
+from tests.isolation.llm_world import populate_llm
 from tests.isolation.quality_world import populate_quality
 from tests.isolation.routing_world import populate_routing
+from tests.isolation.suggestions_world import populate_suggestions
 
 API_PREFIX = "api/v1/"
 # Machine-readable API description and its viewer: no tenant data, no object ids.
@@ -65,6 +70,18 @@ PARAM_OBJECTS = {
     # A pending import job, and an S3 location of the organization (see imports_world).
     "import_id": "import_job",
     "connection_id": "storage_connection",
+    # A model connection no call was made through, so it may be changed and deleted (see llm_world).
+    "model_connection_id": "model_connection",
+    # A paused judge run with one verdict, so it may be resumed or cancelled (see judge_world).
+    "judge_run_id": "judge_run",
+    # A suggestion job stopped by its budget, so it may be resumed (see suggestions_world).
+    "suggestion_job_id": "suggestion_job",
+    # A lease on the project with a chat field, the field's name, and a finished reply in the caller's conversation
+    # (see chat_world).
+    "chat_assignment_id": "chat_assignment",
+    "field_name": "chat_field",
+    "message_id": "chat_message",
+    "conversation_id": "conversation",
 }
 
 NOT_FOUND = {"detail": "Not found.", "code": "not_found", "errors": []}
@@ -176,7 +193,7 @@ def call(client: APIClient, method: str, path: str, body: Any = None, **extra: A
     if getattr(response, "streaming", False):
         # Read a streamed body (audit export) now, while the test's tenant context and data are as the call saw
         # them, and let the matrices inspect `.content` like any other response's.
-        materialized = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
+        materialized = HttpResponse(streamed_body(response), status=response.status_code)
         for header, value in response.items():
             materialized[header] = value
         lines = materialized.content.decode().splitlines()
@@ -184,6 +201,18 @@ def call(client: APIClient, method: str, path: str, body: Any = None, **extra: A
         materialized.json = lambda: [json.loads(line) for line in lines]  # type: ignore[attr-defined]
         return materialized
     return response
+
+
+def streamed_body(response: Any) -> bytes:
+    """The whole body of a streamed response; an async one (live chat's events) is read on this thread's loop, so
+    the view's database work runs on the test's own connection."""
+    if not response.is_async:
+        return b"".join(response.streaming_content)
+
+    async def collect() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return async_to_sync(collect)()
 
 
 def bearer_client(raw: str) -> APIClient:
@@ -250,6 +279,10 @@ def populate(prefix: str, *, roles: tuple[Role, ...] = (Role.OWNER,)) -> SimpleN
         populate_quality(world)
         populate_exports(world)
         populate_imports(world)
+        populate_llm(world)
+        populate_judge(world)
+        populate_suggestions(world)
+        populate_chat(world)
         # Seal what is there so far, so the seal and checkpoint tables hold rows of this tenant too.
         audit_seal()
         # A SIEM delivery cursor, so the stream cursor table holds a row of this tenant too.

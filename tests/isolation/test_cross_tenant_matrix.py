@@ -67,6 +67,18 @@ CROSS_TENANT: dict[str, Expect] = {
     "POST /api/v1/assignments/{assignment_id}/submit": Expect(
         OBJECT, body=lambda a, b: {**_lease(a, b), "result": {"label": "forged"}}
     ),
+    "GET /api/v1/assignments/{chat_assignment_id}/chat/{field_name}": Expect(OBJECT),
+    "POST /api/v1/assignments/{chat_assignment_id}/chat/{field_name}/turns": Expect(
+        OBJECT,
+        body=lambda a, b: {"lease_token": str(a.chat_assignment.lease_token), "prompt": "forged", "parent": None},
+    ),
+    "POST /api/v1/assignments/{chat_assignment_id}/chat/{field_name}/messages/{message_id}/regenerate": Expect(
+        OBJECT, body=lambda a, b: {"lease_token": str(a.chat_assignment.lease_token)}
+    ),
+    "POST /api/v1/assignments/{chat_assignment_id}/chat/{field_name}/messages/{message_id}/edit": Expect(
+        OBJECT, body=lambda a, b: {"lease_token": str(a.chat_assignment.lease_token), "content": "forged"}
+    ),
+    "GET /api/v1/conversations/{conversation_id}": Expect(OBJECT),
     "GET /api/v1/audit/events/": Expect(COLLECTION, 200),
     "GET /api/v1/audit/events/export": Expect(COLLECTION, 200),
     "GET /api/v1/audit/checkpoints/": Expect(COLLECTION, 200),
@@ -158,6 +170,33 @@ CROSS_TENANT: dict[str, Expect] = {
     "GET /api/v1/storage-connections/{connection_id}": Expect(OBJECT),
     "PATCH /api/v1/storage-connections/{connection_id}": Expect(OBJECT, body={"name": "taken over", "prefix": ""}),
     "DELETE /api/v1/storage-connections/{connection_id}": Expect(OBJECT),
+    "GET /api/v1/model-connections/": Expect(COLLECTION, 200),
+    "POST /api/v1/model-connections/": Expect(
+        COLLECTION, 201, {"name": "bravo judge", "base_url": "http://93.184.216.34:8000/v1", "model": "judge-8b"}
+    ),
+    "GET /api/v1/model-connections/{model_connection_id}": Expect(OBJECT),
+    "PATCH /api/v1/model-connections/{model_connection_id}": Expect(
+        OBJECT, body={"base_url": "http://93.184.216.35:8000/v1", "api_key": "forged"}
+    ),
+    "DELETE /api/v1/model-connections/{model_connection_id}": Expect(OBJECT),
+    "GET /api/v1/projects/{project_id}/model-budget": Expect(OBJECT),
+    "PATCH /api/v1/projects/{project_id}/model-budget": Expect(OBJECT, body={"token_limit": 0}),
+    "GET /api/v1/projects/{project_id}/model-calls/": Expect(OBJECT),
+    "GET /api/v1/projects/{project_id}/judge-runs/": Expect(OBJECT),
+    "POST /api/v1/projects/{project_id}/judge-runs/": Expect(
+        OBJECT, body=lambda a, b: {"connection": str(b.model_connection.uuid), "fields": ["label"]}
+    ),
+    "GET /api/v1/judge-runs/{judge_run_id}": Expect(OBJECT),
+    "POST /api/v1/judge-runs/{judge_run_id}/cancel": Expect(OBJECT, body={}),
+    "POST /api/v1/judge-runs/{judge_run_id}/resume": Expect(OBJECT, body={}),
+    "GET /api/v1/judge-runs/{judge_run_id}/verdicts/": Expect(OBJECT),
+    "GET /api/v1/projects/{project_id}/suggestion-jobs/": Expect(OBJECT),
+    "POST /api/v1/projects/{project_id}/suggestion-jobs/": Expect(
+        OBJECT,
+        body=lambda a, b: {"connection": str(b.model_connection_used.uuid), "fields": ["label"], "prompt": "{{ t }}"},
+    ),
+    "GET /api/v1/suggestion-jobs/{suggestion_job_id}": Expect(OBJECT),
+    "POST /api/v1/suggestion-jobs/{suggestion_job_id}/resume": Expect(OBJECT, body={}),
     "POST /api/v1/skills/": Expect(COLLECTION, 201, {"name": "bravo-radiology", "description": "Imaging"}),
     "PATCH /api/v1/skills/{skill_id}": Expect(OBJECT, body={"name": "renamed", "description": "x"}),
     "DELETE /api/v1/skills/{skill_id}": Expect(OBJECT),
@@ -332,7 +371,7 @@ def test_token_ignores_an_organization_header_naming_another_tenant(db):
     response = call(client, "GET", "/api/v1/organization", HTTP_X_ORGANIZATION=a.organization.slug)
     assert (response.status_code, response.json()["slug"]) == (200, "bravo-lab")
     response = call(client, "GET", "/api/v1/projects/", HTTP_X_ORGANIZATION=a.organization.slug)
-    assert [p["name"] for p in response.json()["results"]] == ["bravo project"]
+    assert [p["name"] for p in response.json()["results"]] == ["bravo project", "bravo chat"]
 
 
 def test_signed_in_user_naming_another_tenant_gets_the_missing_organization_answer(db):
@@ -345,7 +384,7 @@ def test_signed_in_user_naming_another_tenant_gets_the_missing_organization_answ
     assert (foreign.status_code, foreign.content) == (missing.status_code, missing.content)
     assert (foreign.status_code, foreign.json()) == (404, NOT_FOUND)
     own = call(client, "GET", "/api/v1/projects/", HTTP_X_ORGANIZATION=b.organization.slug)
-    assert [p["name"] for p in own.json()["results"]] == ["bravo project"]
+    assert [p["name"] for p in own.json()["results"]] == ["bravo project", "bravo chat"]
     assert snapshot(a.organization.pk) == before
 
 

@@ -241,7 +241,7 @@ def test_tenant_setting_does_not_outlive_its_context(db):
     a = populate("acme")
     with organization_context(a.organization.pk):
         assert scalar("SELECT current_setting(%s, true)", [GUC_ORGANIZATION]) == str(a.organization.pk)
-        assert scalar("SELECT count(*) FROM projects_project") == 1
+        assert scalar("SELECT count(*) FROM projects_project") == 2  # its project and its chat project
     assert scalar("SELECT current_setting(%s, true)", [GUC_ORGANIZATION]) == ""
     assert scalar("SELECT count(*) FROM projects_project") == 0
 

@@ -59,6 +59,10 @@ def _lease(world: SimpleNamespace) -> dict[str, str]:
     return {"lease_token": str(world.assignment.lease_token)}
 
 
+def _chat_lease(world: SimpleNamespace) -> dict[str, str]:
+    return {"lease_token": str(world.chat_assignment.lease_token)}
+
+
 ROLE_MATRIX: dict[str, Rule] = {
     # Review and adjudication: reviewers and up; the annotation under review is the target annotator's.
     "GET /api/v1/annotations/{annotation_id}/media": Rule(Role.REVIEWER, 200, {"field": MEDIA_FIELD}),
@@ -75,6 +79,20 @@ ROLE_MATRIX: dict[str, Rule] = {
     "POST /api/v1/assignments/{assignment_id}/submit": Rule(
         Role.ANNOTATOR, 201, lambda w: {**_lease(w), "result": {"label": "done"}, "time_spent_ms": 1200}, own=True
     ),
+    # Live chat: the lease holder's alone, whatever their role; the populated connection is switched off, so a turn
+    # or a regeneration streams a refusal per reply (200) without reaching a model.
+    "GET /api/v1/assignments/{chat_assignment_id}/chat/{field_name}": Rule(Role.ANNOTATOR, 200, own=True),
+    "POST /api/v1/assignments/{chat_assignment_id}/chat/{field_name}/turns": Rule(
+        Role.ANNOTATOR, 200, lambda w: {**_chat_lease(w), "prompt": "Hello", "parent": None}, own=True
+    ),
+    "POST /api/v1/assignments/{chat_assignment_id}/chat/{field_name}/messages/{message_id}/regenerate": Rule(
+        Role.ANNOTATOR, 200, lambda w: _chat_lease(w), own=True
+    ),
+    "POST /api/v1/assignments/{chat_assignment_id}/chat/{field_name}/messages/{message_id}/edit": Rule(
+        Role.ANNOTATOR, 201, lambda w: {**_chat_lease(w), "content": "A better reply."}, own=True
+    ),
+    # A reviewer reads an annotator's conversation (blind), as they read the annotation that names it.
+    "GET /api/v1/conversations/{conversation_id}": Rule(Role.REVIEWER, 200),
     "GET /api/v1/audit/events/": Rule(Role.ADMIN, 200),
     "GET /api/v1/audit/events/export": Rule(Role.ADMIN, 200),
     "GET /api/v1/audit/checkpoints/": Rule(Role.ADMIN, 200),
@@ -178,6 +196,40 @@ ROLE_MATRIX: dict[str, Rule] = {
     "GET /api/v1/storage-connections/{connection_id}": Rule(Role.ADMIN, 200),
     "PATCH /api/v1/storage-connections/{connection_id}": Rule(Role.ADMIN, 200, {"prefix": "incoming/"}),
     "DELETE /api/v1/storage-connections/{connection_id}": Rule(Role.ADMIN, 204),
+    # Model connections decide where task data is sent, with which key: admins change them, managers see them (a
+    # chat field names them). A budget is money: admins set it, managers read it.
+    "GET /api/v1/model-connections/": Rule(Role.MANAGER, 200),
+    "POST /api/v1/model-connections/": Rule(
+        Role.ADMIN, 201, {"name": "judge", "base_url": "http://93.184.216.34:8000/v1", "model": "judge-8b"}
+    ),
+    "GET /api/v1/model-connections/{model_connection_id}": Rule(Role.MANAGER, 200),
+    "PATCH /api/v1/model-connections/{model_connection_id}": Rule(
+        Role.ADMIN, 200, {"parameters": {"temperature": 0.2}}
+    ),
+    "DELETE /api/v1/model-connections/{model_connection_id}": Rule(Role.ADMIN, 204),
+    "GET /api/v1/projects/{project_id}/model-budget": Rule(Role.MANAGER, 200),
+    "PATCH /api/v1/projects/{project_id}/model-budget": Rule(Role.ADMIN, 200, {"token_limit": 5000}),
+    "GET /api/v1/projects/{project_id}/model-calls/": Rule(Role.MANAGER, 200),
+    # A judge run spends the project's budget on its tasks: managers run and follow them. The populated project has
+    # no schema, so its results are free-form and the fields are named.
+    "GET /api/v1/projects/{project_id}/judge-runs/": Rule(Role.MANAGER, 200),
+    "POST /api/v1/projects/{project_id}/judge-runs/": Rule(
+        Role.MANAGER, 201, lambda world: {"connection": str(world.model_connection.uuid), "fields": ["label"]}
+    ),
+    "GET /api/v1/judge-runs/{judge_run_id}": Rule(Role.MANAGER, 200),
+    "POST /api/v1/judge-runs/{judge_run_id}/cancel": Rule(Role.MANAGER, 200, {}),
+    "POST /api/v1/judge-runs/{judge_run_id}/resume": Rule(Role.MANAGER, 200, {}),
+    "GET /api/v1/judge-runs/{judge_run_id}/verdicts/": Rule(Role.MANAGER, 200),
+    # Suggestion jobs spend the project's model budget: managers and up. The populated job is paused (its budget
+    # ran out), so it may be resumed.
+    "GET /api/v1/projects/{project_id}/suggestion-jobs/": Rule(Role.MANAGER, 200),
+    "POST /api/v1/projects/{project_id}/suggestion-jobs/": Rule(
+        Role.MANAGER,
+        202,
+        lambda w: {"connection": str(w.model_connection_used.uuid), "fields": ["label"], "prompt": "Label {{ text }}"},
+    ),
+    "GET /api/v1/suggestion-jobs/{suggestion_job_id}": Rule(Role.MANAGER, 200),
+    "POST /api/v1/suggestion-jobs/{suggestion_job_id}/resume": Rule(Role.MANAGER, 202, {}),
     "POST /api/v1/skills/": Rule(Role.ADMIN, 201, {"name": "radiology", "description": "Reads imaging studies"}),
     "PATCH /api/v1/skills/{skill_id}": Rule(Role.ADMIN, 200, {"description": "Cardiac imaging"}),
     "DELETE /api/v1/skills/{skill_id}": Rule(Role.ADMIN, 204),
@@ -210,6 +262,7 @@ def world_for(actor: str) -> tuple[SimpleNamespace, APIClient]:
     role = Role(actor)
     world.token = world.tokens[role]
     world.assignment = world.assignments[role]
+    world.chat_assignment, world.chat_message = world.chat_assignments[role], world.chat_messages[role]
     return world, world.clients[role]
 
 
@@ -267,10 +320,14 @@ OWN_ROUTES = [r for r in ROUTES if r.key in ROLE_MATRIX and ROLE_MATRIX[r.key].o
 def test_lease_routes_are_the_holders_own():
     assert sorted(r.key for r in OWN_ROUTES) == [
         "GET /api/v1/assignments/{assignment_id}/media",
+        "GET /api/v1/assignments/{chat_assignment_id}/chat/{field_name}",
         "POST /api/v1/assignments/{assignment_id}/heartbeat",
         "POST /api/v1/assignments/{assignment_id}/release",
         "POST /api/v1/assignments/{assignment_id}/skip",
         "POST /api/v1/assignments/{assignment_id}/submit",
+        "POST /api/v1/assignments/{chat_assignment_id}/chat/{field_name}/messages/{message_id}/edit",
+        "POST /api/v1/assignments/{chat_assignment_id}/chat/{field_name}/messages/{message_id}/regenerate",
+        "POST /api/v1/assignments/{chat_assignment_id}/chat/{field_name}/turns",
     ]
 
 
@@ -281,6 +338,9 @@ def test_another_members_object_is_missing_to_every_role(db, route, actor):
     world, client = world_for(actor)
     # Someone else's live lease, with its real token: holding the token is not holding the lease.
     world.assignment = world.member_assignment
+    # And another member's conversation, with its lease's real token.
+    other = next(r for r in world.chat_assignments if r != Role(actor))
+    world.chat_assignment, world.chat_message = world.chat_assignments[other], world.chat_messages[other]
     before = without_side_records(snapshot(world.organization.pk))
 
     response = call(client, route.method, path_for(route, world), body_for(rule, world))

@@ -16,7 +16,14 @@ from annotation.services.claim import assignment_claim
 from core.context import organization_context
 from tenancy.models import Membership, Role
 from tenancy.services.invitations import invitation_create
-from tests.factories import ApiTokenFactory, MembershipFactory, OrganizationFactory, ProjectFactory, TaskFactory
+from tests.factories import (
+    ApiTokenFactory,
+    MembershipFactory,
+    ModelConnectionFactory,
+    OrganizationFactory,
+    ProjectFactory,
+    TaskFactory,
+)
 from tests.isolation.routes import url_patterns
 
 SCHEMA = {"fields": [{"name": "label", "type": "choices", "options": ["yes", "no"]}]}
@@ -58,6 +65,7 @@ UI_PAGES: dict[str, Page] = {
     "project-task": Page(SIGNED_IN, Role.MANAGER),
     "project-tasks-bulk": Page(SIGNED_IN, Role.MANAGER, method="POST", body={"action": "requeue", "tasks": ""}),
     "project-quality": Page(SIGNED_IN, Role.MANAGER),
+    "project-judge": Page(SIGNED_IN, Role.MANAGER, method="POST", body={"action": "cancel", "run": ""}),
     "project-dashboard": Page(SIGNED_IN, Role.MANAGER),
     "workforce": Page(SIGNED_IN, Role.ADMIN),
     "workforce-export": Page(SIGNED_IN, Role.ADMIN),
@@ -69,6 +77,10 @@ UI_PAGES: dict[str, Page] = {
     "tokens": Page(SIGNED_IN, Role.ADMIN),
     "token-revoke": Page(SIGNED_IN, Role.ADMIN, method="POST"),
     "organization-settings": Page(SIGNED_IN, Role.ADMIN),
+    "model-connections": Page(SIGNED_IN, Role.MANAGER),
+    "model-connection-change": Page(SIGNED_IN, Role.ADMIN, method="POST", body={"action": "disable"}),
+    "project-model-budget": Page(SIGNED_IN, Role.ADMIN, method="POST", body={"token_limit": "", "max_concurrent": "8"}),
+    "project-model-calls": Page(SIGNED_IN, Role.MANAGER),
 }
 ROLES = [Role.ANNOTATOR, Role.REVIEWER, Role.MANAGER, Role.ADMIN, Role.OWNER]
 
@@ -108,6 +120,7 @@ def _objects(organization: Any, member: Membership) -> dict[str, str]:
             actor=None, organization=organization, email="x@lab.example", role=Role.ANNOTATOR
         )
         token = ApiTokenFactory(membership=member, role=Role.ANNOTATOR)
+        connection = ModelConnectionFactory()
     return {
         "project_id": str(project.uuid),
         "task_id": str(task.uuid),
@@ -116,6 +129,7 @@ def _objects(organization: Any, member: Membership) -> dict[str, str]:
         "export_id": str(export.uuid),
         "invitation_id": str(invitation.invitation.uuid),
         "token_id": str(token.uuid),
+        "model_connection_id": str(connection.uuid),
     }
 
 

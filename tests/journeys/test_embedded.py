@@ -88,7 +88,7 @@ def test_make_run_in_a_clean_copy_serves_the_whole_journey_and_stops(tmp_path: P
         assert re.search(r"^  Password:     \S{20,}$", output, re.M), output
         token = re.search(r"^  API token:    (ann_\S+)$", output, re.M)
         assert token is not None, output
-        # make, platform_run, web (and gunicorn's workers), worker and beat: all ours to account for at the end
+        # make, platform_run, web (and uvicorn's workers), worker and beat: all ours to account for at the end
         started = process_tree(make.pid)
         server = _postmaster_pid(pgdata)
         assert server is not None, f"no postmaster.pid in {pgdata}"

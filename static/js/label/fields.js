@@ -4,6 +4,8 @@
 
 import { h } from "../api.js";
 import { candidateTitle, candidates, humanize, renderTaskData, renderValue } from "./content.js";
+import { chatWidgetClass } from "./chat.js";
+import { stepsWidgetClass } from "./steps.js";
 import { codePointIndex, selectionOffsets, toCodePoint, trimmed } from "./text.js";
 
 const DIGITS = "123456789";
@@ -885,11 +887,14 @@ const WIDGETS = {
   pairwise: PairwiseWidget,
   ranking: RankingWidget,
   rubric: RubricWidget,
+  steps: stepsWidgetClass({ Widget, Part, keyHint, focusGroup }),
+  // A chat asks its turn fields (rating, choices, text) of every reply, with these same widgets.
+  chat: chatWidgetClass({ Widget, subWidget: (field, context) => new WIDGETS[field.type](field, context) }),
 };
 
 // The keys whose data a widget draws in the task panel itself (the rest is shown as plain content).
 export function drawnKeys(schema) {
-  return new Set(schema.fields.filter((f) => ["spans", "boxes", "pairwise", "ranking"].includes(f.type)).map((f) => f.source));
+  return new Set(schema.fields.filter((f) => ["spans", "boxes", "pairwise", "ranking", "steps"].includes(f.type)).map((f) => f.source));
 }
 
 // The order of the task panel: keys no field reads first (a prompt, context), then each field's source in the
@@ -914,10 +919,11 @@ export function taskBody(schema, labeller, data, { imageUrl = () => Promise.reso
 
 // A whole answer: the widgets of a schema over one task, `when` conditions kept live.
 export class Labeller {
-  constructor(schema, data, { readOnly = false, imageUrl = () => Promise.resolve(null), onChange = () => {} } = {}) {
+  constructor(schema, data, { readOnly = false, imageUrl = () => Promise.resolve(null), onChange = () => {}, lease = null } = {}) {
     this.schema = schema;
     this.onChange = onChange;
-    const context = { data, readOnly, imageUrl, onChange: () => this.refresh(true) };
+    // `lease` ({id, lease_token}): a chat field talks to the models on the annotator's own assignment.
+    const context = { data, readOnly, imageUrl, lease, onChange: () => this.refresh(true) };
     this.widgets = schema.fields.map((field) => new WIDGETS[field.type](field, context));
     this.byName = new Map(this.widgets.map((w) => [w.field.name, w]));
     this.refresh(false);

@@ -5,6 +5,8 @@
 
 import { h } from "../api.js";
 import { candidateTitle, candidates, humanize } from "./content.js";
+import { renderChatAnswer } from "./chat.js";
+import { renderStepsAnswer } from "./steps.js";
 
 const STRENGTHS = ["Slightly", "Clearly", "Much"];
 
@@ -78,6 +80,8 @@ function itemList(items) {
 }
 
 const RENDER = {
+  steps: renderStepsAnswer,
+  chat: (field, value) => renderChatAnswer(field, value, RENDER),
   choices(field, value) {
     const chosen = new Set(Array.isArray(value) ? value : value === undefined ? [] : [value]);
     if (!chosen.size && !field.multiple) return noAnswer();

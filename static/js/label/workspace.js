@@ -9,6 +9,7 @@ import { api, ApiError, announce, h } from "../api.js";
 import { Labeller, taskBody } from "./fields.js";
 import { imageSource } from "./content.js";
 import { page, schema, settings, typing } from "./page.js";
+import { SuggestionMarks, suggestedResult } from "./suggestions.js";
 
 const { root, content: contentPanel, fields: fieldsPanel, notice, doneCount: doneCounter, guidelines } = page;
 const clock = document.getElementById("lease-clock");
@@ -71,14 +72,23 @@ function draftSoon() {
 // Build a task's panels off-screen; shown later by swapping them in.
 function draw(lease) {
   const imageUrl = imageSource(lease.task.data, `assignments/${lease.id}/media`);
-  const labeller = new Labeller(schema, lease.task.data, { imageUrl, onChange: draftSoon });
+  let marks = null;
+  const onChange = () => {
+    marks?.update();
+    draftSoon();
+  };
+  const labeller = new Labeller(schema, lease.task.data, { imageUrl, onChange, lease });
   const contentNode = taskBody(schema, labeller, lease.task.data, { imageUrl });
   if (lease.reason && lease.reason.startsWith("returned after review")) {
     contentNode.prepend(h("div", { class: "alert alert-warning", role: "note" }, h("strong", { text: "Sent back by a reviewer. " }), lease.reason.replace(/^returned after review:\s*/, "")));
   }
   const fieldsNode = h("div", { class: "fields-body" }, labeller.widgets.map((w) => w.element));
+  // Suggestions first, a saved draft over them: the marks then stay only where the answer is still the suggestion.
+  const suggestions = lease.task.suggestions || {};
+  if (Object.keys(suggestions).length) labeller.setValue(suggestedResult(labeller, suggestions));
   const draft = takeDraft(lease);
   if (draft) labeller.setValue(draft);
+  marks = new SuggestionMarks(labeller, suggestions);
   return { lease, labeller, contentNode, fieldsNode, shownAt: 0 };
 }
 

@@ -90,8 +90,8 @@ class Child:
 class Command(BaseCommand):
     help = (
         "Start the embedded platform (PostgreSQL from a wheel under the data directory, filesystem broker, local "
-        "disk): migrate, create the demo organization on first start, then run gunicorn, a Celery worker and "
-        "Celery beat until stopped."
+        "disk): migrate, create the demo organization on first start, then run the web server (uvicorn), a Celery "
+        "worker and Celery beat until stopped."
     )
     requires_migrations_checks = False  # this command applies them
 
@@ -104,7 +104,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("ANNOTATE_HOST", "127.0.0.1"), help="Bind address.")
         parser.add_argument("--port", type=int, default=None, help="HTTP port (default: $ANNOTATE_PORT or 8000).")
-        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes.")
+        parser.add_argument("--web-workers", type=int, default=2, help="web server (uvicorn) worker processes.")
         parser.add_argument("--ready-timeout", type=float, default=90.0, help="Seconds to wait for /healthz.")
         parser.add_argument("--stop-timeout", type=float, default=30.0, help="Seconds to wait for a graceful stop.")
 
@@ -170,14 +170,15 @@ class Command(BaseCommand):
         }
         # Links in mail must point at this server unless the operator named a public address.
         env.setdefault("ANNOTATE_PUBLIC_URL", public_url)
-        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         python = sys.executable
         celery = [python, "-m", "celery", "-A", "config"]
         commands = {
-            # No control socket: its default path is shared by every gunicorn of the account, and nothing here uses it.
+            # The ASGI app, so that a streamed model reply waits on the event loop instead of holding a worker for
+            # its seconds; every other route runs as in production. Django has no lifespan events to serve.
             "web": [
-                *(python, "-m", "gunicorn", "config.wsgi:application", "--no-control-socket"),
-                *("--bind", bind, "--workers", str(web_workers)),
+                *(python, "-m", "uvicorn", "config.asgi:application", "--lifespan", "off", "--no-access-log"),
+                *("--host", host, "--port", str(port), "--workers", str(web_workers)),
+                *("--timeout-graceful-shutdown", "10"),
             ],
             # One task at a time: the solo pool keeps the worker one process on a machine that is also the server.
             # A lone worker has no peers to sync with or watch, so gossip, mingle and heartbeats would only
@@ -247,7 +248,7 @@ class Command(BaseCommand):
                 self.say(f"{child.name} (pid {child.pid}) did not stop in time; killing it.")
                 child.signal_group(signal.SIGKILL)
                 child.process.wait()
-            # Whatever the child left behind in its group (a gunicorn worker, say) must not outlive it.
+            # Whatever the child left behind in its group (a web server worker, say) must not outlive it.
             child.signal_group(signal.SIGKILL)
         self.children = []
 
@@ -310,10 +311,10 @@ class Command(BaseCommand):
 
     @staticmethod
     def _check_port_free(host: str, port: int) -> None:
-        """Fail before migrating rather than after gunicorn's retries (or, worse, another server's /healthz)."""
+        """Fail before migrating rather than after the web server's retries (or, worse, another server's /healthz)."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web servers do
             try:
                 probe.bind((host, port))
             except OSError as exc:

@@ -49,6 +49,7 @@ def _fixed(task, annotation, pseudonym, outcome):
         str(annotation.version),
         iso(annotation.created_at),
         _json(task.data),
+        "",
     ]
 
 
@@ -152,4 +153,4 @@ def test_a_project_without_a_schema_gets_one_result_column(tenant, object_root):
 
     rows = list(csv.reader(io.StringIO(body.decode())))
     assert rows[0] == [*FIXED_COLUMNS, "result"]
-    assert rows[1][-2:] == ['{"q":1}', '{"free":["form",1]}']
+    assert rows[1][-3:] == ['{"q":1}', "", '{"free":["form",1]}']

@@ -39,6 +39,7 @@ def _annotation(annotation, pseudonym, review_outcome):
             "review_outcome": review_outcome,
             "version": annotation.version,
             "created_at": iso(annotation.created_at),
+            "suggestions": {},
         },
     }
 
@@ -90,6 +91,7 @@ def test_every_label_carries_all_provenance_keys(tenant, object_root):
             "guidelines_version",
             "review_outcome",
             "schema_version",
+            "suggestions",
             "time_spent_ms",
             "version",
         )
@@ -162,6 +164,7 @@ def _document(record):
                     "review_outcome": a.review_outcome,
                     "version": a.version,
                     "created_at": iso(a.created_at),
+                    "suggestions": a.suggestions,
                 },
             }
             for a in record.annotations
@@ -222,6 +225,7 @@ def test_lines_escape_text_and_write_whole_second_times_as_the_api_does(tenant):
                     "review_outcome": "none",
                     "version": 1,
                     "created_at": "2026-02-03T04:05:06.000007Z",
+                    "suggestions": {},
                 },
             }
         ],

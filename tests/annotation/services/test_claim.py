@@ -20,7 +20,12 @@ def test_claim_returns_a_lease_with_task_data_and_records_who_saw_it(project, an
 
     assert response.status_code == 201
     body = response.json()
-    assert body["task"] == {"id": str(task.uuid), "external_id": task.external_id, "data": {"text": "Great film."}}
+    assert body["task"] == {
+        "id": str(task.uuid),
+        "external_id": task.external_id,
+        "data": {"text": "Great film."},
+        "suggestions": {},
+    }
     assert body["state"] == "active"
     assert body["lease_token"]
     assert "is_gold" not in body

@@ -316,3 +316,19 @@ def test_a_project_without_overlapping_answers_has_an_empty_report(tenant):
         ("stars", None, 0, []),
     ]
     assert agreement.report["annotators"] == []
+
+
+def test_a_chat_field_takes_no_part_in_agreement(tenant, dataset):
+    # Given the project gains a chat field (each annotator's conversation is their own: nothing to agree on)
+    project, tasks, _, _ = dataset
+    chat = {"name": "conversation", "type": "chat", "connections": ["Lab model"]}
+    type(project).objects.filter(pk=project.pk).update(label_schema={"fields": [*SCHEMA["fields"], chat]})
+    project.refresh_from_db()
+
+    # When agreement is recomputed for a task and for the project
+    task_agreement_recompute(task=tasks["t1"])
+    project_agreement_recompute(project=project)
+
+    # Then the chat field is in neither, and the other fields are scored as before
+    assert TaskAgreement.objects.get(task=tasks["t1"]).fields == {"label": 1.0, "stars": 1.0}
+    assert [f["name"] for f in ProjectAgreement.objects.get(project=project).report["fields"]] == ["label", "stars"]

@@ -26,7 +26,7 @@ from core.audit.record import Outcome, Record, audit_record, audit_record_all, a
 
 ROOT = Path(settings.BASE_DIR)
 # The packages whose code records events; the entry point itself (core/audit/record.py) only passes them on.
-SOURCE = ("core", "tenancy", "projects", "annotation", "audit", "workers", "config")
+SOURCE = ("core", "tenancy", "projects", "llm", "annotation", "audit", "workers", "config")
 ENTRY_POINT = ROOT / "core" / "audit" / "record.py"
 
 
@@ -232,7 +232,8 @@ def test_every_read_of_the_data_access_category_and_every_refusal_is_a_data_acce
 def test_the_scan_finds_the_helpers_that_pass_an_action_on(scan):
     # tenancy.pages.base records its page refusals through a helper; tenancy.api.base picks the action first.
     assert scan.recorders["_record_denied"] == Recorder("action", 2, None, frozenset({"denied"}))
-    assert scan.found["access.not_found"] == {"tenancy/api/base.py", "tenancy/pages/base.py"}
+    # annotation.api.chat's async views are not DRF views: they record their refusals as the API base view does.
+    assert scan.found["access.not_found"] == {"tenancy/api/base.py", "tenancy/pages/base.py", "annotation/api/chat.py"}
     assert scan.found["audit.integrity_alert"] == {"audit/services/integrity.py", "audit/services/recording.py"}
 
 
@@ -263,11 +264,12 @@ def test_every_outcome_the_code_records_is_declared(scan):
 def test_every_fail_action_is_declared_and_recorded_with_the_outcome_failure_only(scan):
     failing = sorted(name for name, action in ACTIONS.items() if action.verb == "fail")
 
-    assert failing == ["export.fail", "qualification.fail"]
+    assert failing == ["export.fail", "judge_run.fail", "qualification.fail"]
     assert {name: set(ACTIONS[name].outcomes) for name in failing} == {name: {"failure"} for name in failing}
     assert {name: scan.outcomes[name] for name in failing} == {name: {"failure"} for name in failing}
     assert {name: scan.found[name] for name in failing} == {
         "export.fail": {"annotation/exports/runner.py"},
+        "judge_run.fail": {"llm/services/judge_runner.py"},
         "qualification.fail": {"annotation/services/submit.py"},
     }
     # Their counterparts, chosen by the same test at the same call, keep `success`.

@@ -331,8 +331,8 @@ def test_a_csv_quoting_error_is_a_file_error():
         (
             "external_id,text",
             "Unknown column 'text': task data goes in columns named data.<key> (or one JSON column "
-            "named data); the others are external_id, priority, language, required_skills, gold_answer and "
-            "qualification.",
+            "named data); the others are external_id, priority, language, required_skills, gold_answer, "
+            "qualification and suggestions.",
         ),
         ("external_id,priority", "The header names no task data column (data.<key>, or data as JSON)."),
         ("data,data.text", "Use either a data column (JSON) or data.<key> columns, not both."),

@@ -576,7 +576,7 @@ def test_every_problem_is_reported_at_once_with_a_message():
         {
             "field": "label_schema.fields[1].type",
             "message": "Unknown field type 'foo'; "
-            "one of choices, rating, text, spans, boxes, pairwise, ranking, rubric.",
+            "one of choices, rating, text, spans, boxes, pairwise, ranking, rubric, steps, chat.",
             "code": "unknown_type",
         },
         {
