@@ -378,8 +378,9 @@ def test_fifty_concurrent_streams_finish_in_about_the_time_of_one(model_server: 
 
     assert replies == [f"[model-a] reply to: stream {index}" for index in range(50)]
     assert model_server.peak_streams == 50
-    # One after another they would take 50 times `alone` (about 17 s); the margin is for a machine other work shares.
-    assert together < alone + 0.75, (alone, together)
+    # One after another they would take 50 times `alone` (about 17 s); the margin is for a machine other work shares
+    # (the suite's other process, a browser), and still far below what serving them in turn would take.
+    assert together < alone + 3.0, (alone, together)
     assert model_server.errors == []
 
 
