@@ -20,7 +20,6 @@ Events name replies by slot letter only: while a field is blind, nothing sent na
 """
 
 import asyncio
-import copy
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -50,16 +49,15 @@ from annotation.services.chat import (
 )
 from core.api.exceptions import exception_handler, json_error
 from core.api.parsers import StrictJSONParser
-from core.audit.context import ActorContext, actor_context, current_actor, set_actor
+from core.audit.context import ActorContext, actor_context, current_actor
 from core.audit.record import audit_record_denied
 from core.context import no_organization, organization_context
 from core.errors import DomainError, FieldError, InvalidInput
 from llm.client import Delta, Finished, ModelCallError
 from llm.services.calls import generation_stream
 from tenancy.api.authentication import BearerTokenAuthentication
-from tenancy.api.base import resolve_membership
-from tenancy.models import ApiToken, Membership, Role
-from tenancy.selectors import effective_role
+from tenancy.api.base import member_acting, resolve_membership
+from tenancy.models import Membership, Role
 from tenancy.services.tokens import api_token_touch
 
 logger = logging.getLogger(__name__)
@@ -105,18 +103,9 @@ def _authenticate(request: HttpRequest, allowed_keys: tuple[str, ...] | None) ->
         user = drf_request.user
         if user is None or not user.is_authenticated:
             raise exceptions.NotAuthenticated()
-        membership = resolve_membership(drf_request)
-        token = drf_request.auth if isinstance(drf_request.auth, ApiToken) else None
-        role = effective_role(membership=membership, token=token)
-        if role is not membership.role_enum:
-            # As the base view does: a token with a lower role acts with that role; a copy, never saved.
-            membership = copy.copy(membership)
-            membership.role = role.value
+        membership, role, token = member_acting(drf_request, resolve_membership(drf_request))
         if not role.at_least(Role.ANNOTATOR):
             raise exceptions.PermissionDenied(f"This action needs the {Role.ANNOTATOR.value} role or higher.")
-        set_actor(
-            user_id=membership.user_id, user_label=membership.user.email, token_prefix=token.prefix if token else ""
-        )
         if token is not None:
             with organization_context(membership.organization_id):
                 api_token_touch(token=token)

@@ -50,6 +50,20 @@ def resolve_membership(request: Request) -> Membership:
     return membership
 
 
+def member_acting(request: Request, membership: Membership) -> tuple[Membership, Role, ApiToken | None]:
+    """The member as the request acts (with a token's lower role, if its token has one), the role it acts with, and
+    the token; the member is named as the actor on the trail from here on."""
+    token = request.auth if isinstance(request.auth, ApiToken) else None
+    role = effective_role(membership=membership, token=token)
+    if role is not membership.role_enum:
+        # Services judge the actor by its role: a token with a lower one must not act with the member's.
+        # A copy, never saved, so the member's stored role is untouched.
+        membership = copy.copy(membership)
+        membership.role = role.value
+    set_actor(user_id=membership.user_id, user_label=membership.user.email, token_prefix=token.prefix if token else "")
+    return membership, role, token
+
+
 class OrganizationAPIView(RequestTransactionMixin, GenericAPIView):  # type: ignore[type-arg]
     """Tenant-scoped endpoint. Every request runs in one transaction whose row policies see one organization."""
 
@@ -70,17 +84,7 @@ class OrganizationAPIView(RequestTransactionMixin, GenericAPIView):  # type: ign
         membership = resolve_membership(request)
         enter_organization(membership.organization_id)
         self.organization = membership.organization
-        token = request.auth if isinstance(request.auth, ApiToken) else None
-        self.role = effective_role(membership=membership, token=token)
-        if self.role is not membership.role_enum:
-            # Services judge the actor by its role: a token with a lower one must not act with the member's.
-            # A copy, never saved, so the member's stored role is untouched.
-            membership = copy.copy(membership)
-            membership.role = self.role.value
-        self.membership = membership
-        set_actor(
-            user_id=membership.user_id, user_label=membership.user.email, token_prefix=token.prefix if token else ""
-        )
+        self.membership, self.role, token = member_acting(request, membership)
         if token is not None:
             api_token_touch(token=token)
         needed = self.required_role(request.method or "GET")
